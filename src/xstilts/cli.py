@@ -1,0 +1,139 @@
+"""The ``xstilts`` command line: run, tasks, models, score, validate."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xstilts.errors import XstiltsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    raise typer.Exit(code=2)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Our own progress bars and stage lines are the output; library chatter only with --verbose."""
+    import transformers
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not verbose:
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="run configuration YAML")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a configuration: intermediate arms × targets × seeds; prints the results table."""
+    from xstilts.config import load_config
+    from xstilts.pipeline import Pipeline
+    from xstilts.report.console import results_tables
+
+    _quiet_libraries(verbose)
+    try:
+        cfg = load_config(config)
+        pipeline = Pipeline(cfg, echo=lambda s: console.print(s, highlight=False, markup=False))
+        rows = pipeline.run()
+    except XstiltsError as exc:
+        _fail(exc)
+    for table in results_tables(rows, cfg):
+        console.print(table)
+    console.print(f"results: {pipeline.db_path}  (run folder {pipeline.run_dir})", highlight=False)
+
+
+@app.command()
+def validate(config: Annotated[Path, typer.Argument(help="run configuration YAML")]) -> None:
+    """Check a configuration (fields, task and language names) without running anything."""
+    from xstilts.config import load_config
+    from xstilts.pipeline import check_config
+
+    try:
+        cfg = load_config(config)
+        check_config(cfg)
+    except XstiltsError as exc:
+        _fail(exc)
+    console.print(
+        f"{config}: OK ({len(cfg.arms)} arms × {len(cfg.targets)} targets × {len(cfg.seeds)} seeds)"
+    )
+
+
+@app.command()
+def tasks(
+    group: Annotated[str | None, typer.Option(help="xtreme, general, biomedical or legal")] = None,
+) -> None:
+    """List the registered tasks with their format, group and languages."""
+    from xstilts.tasks import get_registry
+
+    reg = get_registry()
+    table = Table("task", "group", "format", "languages", "licence", "gated")
+    for name in reg.names(group):
+        s = reg.get(name)
+        langs = (
+            " ".join(s.languages)
+            if len(s.languages) <= 12
+            else f"{len(s.languages)}: {' '.join(s.languages[:10])} …"
+        )
+        table.add_row(name, s.group, s.format, langs, s.license, "yes" if s.gated else "")
+    console.print(table)
+
+
+@app.command()
+def models() -> None:
+    """The embedded model and how to use others."""
+    from xstilts.models.embedded import E5_SMALL_SHA256, locate_e5_small_bin
+
+    table = Table("name", "what", "source")
+    try:
+        src = str(locate_e5_small_bin())
+    except XstiltsError as exc:
+        src = f"unavailable: {exc}"
+    table.add_row(
+        "e5-small",
+        "multilingual-e5-small (12-layer BERT, XLM-R vocabulary), embedded, MIT",
+        f"{src} (sha256 {E5_SMALL_SHA256[:12]}…)",
+    )
+    table.add_row("tiny", "2-layer randomly initialised BERT for tests", "built from a config")
+    table.add_row(
+        "<hub id>",
+        "any Hugging Face encoder, e.g. xlm-roberta-large, bert-base-multilingual-cased",
+        "hub (HF_HUB_OFFLINE respected)",
+    )
+    table.add_row("<path>", "a local save_pretrained folder or an xstilts intermediate checkpoint", "disk")
+    console.print(table)
+
+
+def _register_optional() -> None:
+    try:
+        from xstilts.metrics.cli import score_command
+    except ImportError:
+        return
+    app.command(
+        "score", help="Score a prediction folder (official submission layout) against a labels folder."
+    )(score_command)
+
+
+_register_optional()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except XstiltsError as exc:
+        err_console.print(f"error: {exc}")
+        sys.exit(2)

@@ -1,0 +1,194 @@
+"""The run configuration: one YAML file, validated by pydantic. Unknown keys are errors that name the field
+path (``arms.2.taks: extra inputs are not permitted``), so a typo never silently falls back to a default.
+
+Hyper-parameters resolve in layers: the task spec's defaults (PROTOCOL §7) ← the config-wide ``intermediate``
+/ ``target_training`` block ← the arm's / target's own ``training`` block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from xstilts.errors import ConfigError
+
+Split = Literal["train", "dev", "test"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Strict):
+    name: str = Field("e5-small", description="hub id, local folder, 'e5-small' (embedded) or 'tiny' (tests)")
+    revision: str | None = None
+    num_layers: int | None = Field(None, ge=1, description="keep only the first N transformer layers")
+    freeze_word_embeddings: bool = False
+    head_pooling: Literal["cls", "mean"] = Field(
+        "cls", description="sequence representation for pooled heads"
+    )
+    head_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+
+
+class DataConfig(_Strict):
+    xtreme_dir: Path | None = Field(
+        None, description="XTREME download/+labels/ root (default: XSTILTS_DATA_DIR)"
+    )
+    intermediate_dir: Path | None = Field(
+        None, description="intermediate-task root (XSTILTS_INTERMEDIATE_DIR)"
+    )
+    source: Literal["auto", "local", "hub"] = "auto"
+    task_dirs: list[Path] = Field(default_factory=list, description="extra folders of task spec YAML files")
+
+
+class DataRef(_Strict):
+    """Where a split's examples come from. Every field defaults to the task's own choice."""
+
+    task: str | None = Field(None, description="take the data of another task (e.g. XNLI trains on MNLI)")
+    split: Split | None = None
+    language: str | None = None
+    max_examples: int | None = Field(None, ge=1, description="use only the first N examples (deterministic)")
+
+
+class TrainingConfig(_Strict):
+    """Overrides; ``None`` means 'inherit'."""
+
+    learning_rate: float | None = Field(None, gt=0)
+    batch_size: int | None = Field(None, ge=1, description="effective batch size")
+    per_device_batch_size: int | None = Field(None, ge=1)
+    epochs: float | None = Field(None, gt=0)
+    max_steps: int | None = Field(None, ge=1)
+    max_seq_length: int | None = Field(None, ge=8)
+    warmup_ratio: float | None = Field(None, ge=0, le=1)
+    weight_decay: float | None = Field(None, ge=0)
+    max_grad_norm: float | None = Field(None, ge=0)
+    eval_every: int | None = Field(None, ge=1, description="optimizer steps between validations")
+    eval_examples: int | None = Field(None, ge=1, description="English dev examples used for validation")
+    patience: int | None = Field(None, ge=1)
+
+    def merged(self, *others: TrainingConfig) -> TrainingConfig:
+        """self, overridden by each of ``others`` in turn (later wins)."""
+        data = self.model_dump()
+        for o in others:
+            data.update({k: v for k, v in o.model_dump().items() if v is not None})
+        return TrainingConfig(**data)
+
+
+DEFAULT_TRAINING = TrainingConfig(
+    per_device_batch_size=8,
+    warmup_ratio=0.1,
+    weight_decay=0.0,
+    max_grad_norm=1.0,
+    eval_every=1000,
+    eval_examples=500,
+    patience=30,
+)
+
+
+class ArmConfig(_Strict):
+    """An intermediate arm: no tasks = the baseline (phase 0 → 2)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+    tasks: list[str] = Field(default_factory=list)
+    sampler: str = "proportional"
+    sampler_options: dict = Field(default_factory=dict)
+    examples_cap: int | None = Field(None, ge=1, description="per-task cap (capped sampler and step budget)")
+    max_train_examples: int | None = Field(None, ge=1, description="first N training examples of each task")
+    training: TrainingConfig = TrainingConfig()
+
+
+class TargetConfig(_Strict):
+    task: str
+    languages: list[str] | Literal["all"] = Field("all", description="'all' = every language with gold")
+    train: DataRef = DataRef()
+    dev: DataRef = DataRef()
+    eval_split: Split = "test"
+    max_eval_examples: int | None = Field(None, ge=1, description="first N evaluation examples per language")
+    gold_only: bool = Field(False, description="skip languages whose evaluation split has no gold labels")
+    training: TrainingConfig = TrainingConfig()
+
+
+class RunConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    output_dir: Path = Path("runs")
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    seeds: list[int] = Field(default_factory=lambda: [1], min_length=1)
+    mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="bf16/fp16 autocast on GPUs")
+    intermediate: TrainingConfig = TrainingConfig()
+    target_training: TrainingConfig = TrainingConfig()
+    arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="baseline")], min_length=1)
+    targets: list[TargetConfig] = Field(min_length=1)
+
+    @field_validator("arms")
+    @classmethod
+    def _unique_arms(cls, arms: list[ArmConfig]) -> list[ArmConfig]:
+        names = [a.name for a in arms]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"arm names must be unique: {dupes}")
+        return arms
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> RunConfig:
+        names = [t.task for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError("each target task may appear once")
+        return self
+
+    @property
+    def run_dir(self) -> Path:
+        return self.output_dir / self.name
+
+
+def _describe(err: ValidationError, path: Path | str) -> str:
+    lines = [f"{path}: invalid configuration"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read and validate. Data folders and a local model path resolve against the config file's folder;
+    ``output_dir`` against the working directory (where the user runs the command)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: no such configuration file") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping")
+    try:
+        cfg = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from exc
+    return _resolve_paths(cfg, path.parent)
+
+
+def _resolve_paths(cfg: RunConfig, base: Path) -> RunConfig:
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+    data = cfg.data.model_copy(
+        update={
+            "xtreme_dir": fix(cfg.data.xtreme_dir),
+            "intermediate_dir": fix(cfg.data.intermediate_dir),
+            "task_dirs": [fix(p) for p in cfg.data.task_dirs],
+        }
+    )
+    model = cfg.model
+    if not Path(model.name).is_absolute() and (base / model.name).exists():
+        model = model.model_copy(update={"name": str((base / model.name).resolve())})
+    return cfg.model_copy(update={"data": data, "model": model})
+
+
+def stable_hash(obj) -> str:
+    """Short content hash of JSON-able settings (keys sorted): names stage folders and result rows."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:12]

@@ -1,0 +1,1 @@
+"""Data layer: typed records, readers for the XTREME layout and original intermediate formats, hub loaders."""

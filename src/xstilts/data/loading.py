@@ -1,0 +1,166 @@
+"""Resolve a task spec to examples: local original files first, the Hugging Face hub when allowed.
+
+Both paths yield the same record types, so everything downstream is source-agnostic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from xstilts.data.readers import get_hub_mapper, get_reader
+from xstilts.data.records import SplitData
+from xstilts.errors import DataError, XstiltsError
+from xstilts.tasks.spec import TaskSpec
+
+SourcePreference = Literal["auto", "local", "hub"]
+
+
+@dataclass(frozen=True)
+class DataRoots:
+    """The two local data folders: an XTREME ``download/``+``labels/`` root and the intermediate-task root."""
+
+    xtreme: Path | None = None
+    intermediate: Path | None = None
+
+    def root_for(self, spec: TaskSpec) -> Path | None:
+        assert spec.local is not None
+        return self.xtreme if spec.local.root == "xtreme" else self.intermediate
+
+
+def file_checksum(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def local_path(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> Path | None:
+    """The local file of (split, language), or None when the spec has no such template or root."""
+    if spec.local is None or split not in spec.local.files:
+        return None
+    root = roots.root_for(spec)
+    if root is None:
+        return None
+    return root / spec.local.files[split].format(lang=language)
+
+
+def gold_path(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> Path | None:
+    if spec.local is None or split not in spec.local.gold:
+        return None
+    root = roots.root_for(spec)
+    return None if root is None else root / spec.local.gold[split].format(lang=language)
+
+
+def local_languages(spec: TaskSpec, split: str, roots: DataRoots) -> list[str]:
+    """Languages of the task whose local file for ``split`` exists (in the task's official order)."""
+    langs = spec.languages if "{lang}" in (spec.local.files.get(split, "") if spec.local else "") else ()
+    if not langs:
+        p = local_path(spec, split, spec.train_language, roots)
+        return [spec.train_language] if p is not None and p.exists() else []
+    return [lg for lg in langs if (p := local_path(spec, split, lg, roots)) is not None and p.exists()]
+
+
+def gold_languages(spec: TaskSpec, split: str, roots: DataRoots) -> list[str]:
+    """Languages of ``split`` that have gold labels locally: the file itself is labelled or a gold file exists."""
+    out = []
+    for lg in local_languages(spec, split, roots):
+        g = gold_path(spec, split, lg, roots)
+        if g is None or g.exists():
+            out.append(lg)
+    return out
+
+
+def _hub_allowed() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in (
+        "1",
+        "true",
+        "True",
+        "YES",
+        "yes",
+    ) and os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("1", "true", "True")
+
+
+def load_local(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> SplitData:
+    path = local_path(spec, split, language, roots)
+    assert path is not None and spec.local is not None
+    gold = gold_path(spec, split, language, roots)
+    has_gold = gold is None or gold.exists()
+    read = get_reader(spec.local.reader)
+    options = spec.local.reader_options(split)
+    if spec.labels and spec.format in ("classification", "tagging"):
+        options.setdefault("labels", list(spec.labels))
+    examples = read(path, language=language, gold=gold if has_gold else None, **options)
+    if not examples:
+        raise DataError(path, f"no examples for task {spec.name!r}, split {split!r}, language {language!r}")
+    checksum = file_checksum(path, *([gold] if gold is not None and has_gold else []))
+    return SplitData(spec.name, split, language, examples, str(path), checksum, has_gold)
+
+
+def load_hub(spec: TaskSpec, split: str, language: str) -> SplitData:
+    from xstilts.data.languages import template_values
+
+    assert spec.hub is not None
+    hub = spec.hub
+    if split not in hub.splits:
+        raise XstiltsError(f"task {spec.name!r} has no split {split!r} on the hub ({hub.dataset})")
+    config = hub.config.format(**template_values(language)) if hub.config else None
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(hub.dataset, config, split=hub.splits[split])
+    except Exception as exc:  # connection errors surface as many types; one clear message for all
+        raise XstiltsError(
+            f"could not load {hub.dataset} (config {config}, split {hub.splits[split]}) from the Hugging Face hub: "
+            f"{exc}\nTo run offline, point xstilts at local files (data.xtreme_dir / data.intermediate_dir, or "
+            "XSTILTS_DATA_DIR / XSTILTS_INTERMEDIATE_DIR) or pre-download the dataset and set HF_DATASETS_OFFLINE=1."
+        ) from exc
+    mapper = get_hub_mapper(hub.mapper)
+    origin = f"hub:{hub.dataset}/{config}/{hub.splits[split]}"
+    examples = []
+    for i, row in enumerate(ds):
+        ex = mapper(
+            row, index=i, language=language, origin=f"{origin}#{i}", features=ds.features, **hub.options
+        )
+        if ex is not None:
+            examples.extend(ex if isinstance(ex, list) else [ex])
+    fingerprint = getattr(ds, "_fingerprint", "") or hashlib.sha256(origin.encode()).hexdigest()
+    has_gold = all(_has_label(e) for e in examples[:50])
+    return SplitData(spec.name, split, language, examples, origin, fingerprint, has_gold)
+
+
+def _has_label(example) -> bool:
+    for attr in ("label", "tags", "answers"):
+        if hasattr(example, attr):
+            value = getattr(example, attr)
+            return value is not None and value != ()
+    return True
+
+
+def load_split(
+    spec: TaskSpec, split: str, language: str, roots: DataRoots, prefer: SourcePreference = "auto"
+) -> SplitData:
+    """Examples of (task, split, language). ``auto``: the local file when present, else the hub when online."""
+    path = local_path(spec, split, language, roots)
+    if prefer != "hub" and path is not None and path.exists():
+        return load_local(spec, split, language, roots)
+    if spec.gated:
+        where = str(path) if path is not None else "a local file (set data.intermediate_dir)"
+        raise XstiltsError(
+            f"task {spec.name!r} is gated and is never downloaded: place its files at {where}. {spec.notes}".strip()
+        )
+    if prefer != "local" and spec.hub is not None and split in spec.hub.splits:
+        if not _hub_allowed():
+            raise XstiltsError(
+                f"task {spec.name!r} split {split!r} language {language!r}: no local file"
+                f"{f' at {path}' if path is not None else ''} and the hub is disabled (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
+            )
+        return load_hub(spec, split, language)
+    looked = f" (looked for {path})" if path is not None else ""
+    raise XstiltsError(f"task {spec.name!r} has no data for split {split!r}, language {language!r}{looked}")

@@ -1,0 +1,1 @@
+"""Batched inference and zero-shot evaluation over every language of a task."""

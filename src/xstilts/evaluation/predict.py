@@ -1,0 +1,39 @@
+"""Inference in length-sorted, token-budgeted batches; outputs are returned in feature order."""
+
+from __future__ import annotations
+
+import torch
+
+from xstilts.formats.base import Features, FormatHandler
+from xstilts.models.task_model import MultiTaskModel
+from xstilts.training.batching import sorted_batches
+
+
+@torch.no_grad()
+def predict_logits(
+    model: MultiTaskModel,
+    task: str,
+    handler: FormatHandler,
+    features: Features,
+    pad_id: int,
+    device: torch.device | str = "cpu",
+    max_tokens: int = 16384,
+    max_batch: int = 256,
+    autocast=None,
+) -> list[torch.Tensor]:
+    """Per-feature logits (one tensor per feature row, CPU fp32), in the order of ``features``."""
+    was_training = model.training
+    model.eval()
+    lengths = [len(x) for x in features["input_ids"]]
+    out: list[torch.Tensor | None] = [None] * len(lengths)
+    ctx = autocast or torch.autocast("cpu", enabled=False)
+    for idx in sorted_batches(lengths, max_tokens, max_batch):
+        rows = [{k: col[i] for k, col in features.items()} for i in idx]
+        batch = {k: v.to(device) for k, v in handler.collate(rows, pad_id).items()}
+        with ctx:
+            logits = model(task, batch).float().cpu()
+        for j, i in enumerate(idx):
+            # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
+            out[i] = logits[j, : lengths[i]] if logits.dim() >= 3 else logits[j]
+    model.train(was_training)
+    return out  # type: ignore[return-value]

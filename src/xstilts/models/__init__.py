@@ -1,0 +1,1 @@
+"""Encoders: the embedded default model, loading Hugging Face models, task heads."""

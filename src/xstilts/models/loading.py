@@ -1,0 +1,112 @@
+"""Load any Hugging Face encoder (hub id or local folder), the embedded ``e5-small``, or a tiny random model.
+
+Options every model takes: keep only the first N transformer layers (fast demos) and freeze the word
+embeddings (saves the 250k-row embedding gradient and its optimizer state).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
+
+from xstilts.errors import ModelError
+
+EMBEDDED = "e5-small"
+# BERT/RoBERTa-family models build a pooler by default that no head of ours uses.
+_HAS_UNUSED_POOLER = {"bert", "roberta", "xlm-roberta", "camembert", "electra"}
+TINY = "tiny"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to obtain an encoder. ``name`` is a hub id, a local path, ``e5-small`` or ``tiny``."""
+
+    name: str = EMBEDDED
+    num_layers: int | None = None
+    freeze_word_embeddings: bool = False
+    revision: str | None = None
+
+    def key(self) -> dict:
+        return {"name": self.name, "num_layers": self.num_layers, "freeze": self.freeze_word_embeddings}
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the embedded alias to its converted cache folder; anything else passes through to transformers."""
+    if name == EMBEDDED:
+        from xstilts.models.embedded import ensure_e5_small
+
+        return str(ensure_e5_small())
+    return name
+
+
+def _offline_hint(name: str) -> str:
+    return (
+        f"could not load model {name!r}: it is neither a local folder nor reachable on the Hugging Face hub.\n"
+        f"To run offline: on a machine with internet run `huggingface-cli download {name}` (or "
+        "`save_pretrained` it), copy the folder here and pass its path, then set HF_HUB_OFFLINE=1; "
+        f"or use the embedded model {EMBEDDED!r}."
+    )
+
+
+def load_tokenizer(name: str):
+    if name == TINY:
+        name = (
+            EMBEDDED  # the tiny model shares the real multilingual vocabulary (realistic sub-words, offsets)
+        )
+    path = resolve_model_path(name)
+    try:
+        tok = AutoTokenizer.from_pretrained(path, trust_remote_code=False, use_fast=True)
+    except OSError as exc:
+        raise ModelError(_offline_hint(name)) from exc
+    if not tok.is_fast:
+        raise ModelError(f"model {name!r} has no fast tokenizer; xstilts needs offsets (tokenizers backend)")
+    return tok
+
+
+def tiny_config(vocab_size: int = 250_037, **overrides) -> BertConfig:
+    """A 2-layer, 32-wide BERT: real enough to exercise every code path, fast enough for unit tests."""
+    cfg = dict(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        type_vocab_size=2,
+        pad_token_id=1,
+    )
+    cfg.update(overrides)
+    return BertConfig(**cfg)
+
+
+def load_encoder(spec: ModelSpec, seed: int = 0) -> PreTrainedModel:
+    """The bare encoder (no task head), in fp32 on CPU; callers move it to their device."""
+    if spec.name == TINY:
+        torch.manual_seed(seed)  # random init must be reproducible
+        model = BertModel(tiny_config(), add_pooling_layer=False)
+    else:
+        path = resolve_model_path(spec.name)
+        try:
+            config = AutoConfig.from_pretrained(path, revision=spec.revision, trust_remote_code=False)
+            if spec.num_layers is not None:
+                # A deeper config than the checkpoint would silently add randomly initialised layers.
+                if spec.num_layers > config.num_hidden_layers:
+                    raise ModelError(
+                        f"model {spec.name!r} has {config.num_hidden_layers} layers; cannot keep {spec.num_layers}"
+                    )
+                config.num_hidden_layers = spec.num_layers
+            extra = {"add_pooling_layer": False} if config.model_type in _HAS_UNUSED_POOLER else {}
+            model = AutoModel.from_pretrained(
+                path, config=config, revision=spec.revision, trust_remote_code=False, **extra
+            )
+        except OSError as exc:
+            raise ModelError(_offline_hint(spec.name)) from exc
+    if spec.name == TINY and spec.num_layers is not None:
+        model.encoder.layer = model.encoder.layer[: spec.num_layers]
+        model.config.num_hidden_layers = spec.num_layers
+    if spec.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    model.config.use_cache = False
+    return model

@@ -1,0 +1,1 @@
+"""Training: length-grouped batching, multi-task samplers and the accelerate-based loop."""

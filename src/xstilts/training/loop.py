@@ -1,0 +1,200 @@
+"""The training loop: AdamW, linear warm-up/decay, grad-norm clipping, gradient accumulation, one task per
+optimizer step (multi-task via a sampler), periodic validation with early stopping and best-state restore.
+
+Built on ``accelerate`` for device placement, mixed precision and DDP; deterministic on CPU for a given seed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from transformers import get_linear_schedule_with_warmup
+
+from xstilts.formats.base import Features, FormatHandler
+from xstilts.models.task_model import MultiTaskModel
+from xstilts.progress import bar
+from xstilts.training.batching import length_grouped_batches
+from xstilts.training.samplers import make_sampler, step_budget
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopSettings:
+    learning_rate: float = 1e-5
+    batch_size: int = 32  # effective batch: per-device batch × accumulation × processes
+    per_device_batch_size: int = 8
+    epochs: float = 3.0
+    max_steps: int | None = None  # overrides the epoch-based budget
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    eval_every: int = 1000  # optimizer steps between validations
+    patience: int = 30  # validations without improvement before stopping
+    seed: int = 0
+    sampler: str = "proportional"
+    sampler_options: dict = field(default_factory=dict)
+    examples_cap: int | None = None  # per-task cap for the step budget (jiant's train_examples_cap)
+
+
+@dataclass
+class TaskStream:
+    """The training features of one task, served as endless length-grouped micro-batches."""
+
+    task: str
+    handler: FormatHandler
+    features: Features
+    pad_id: int
+    micro_batch: int
+    seed: int
+    rank: int = 0
+    world: int = 1
+    epoch: int = 0
+    _queue: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.features["input_ids"])
+
+    def _refill(self) -> None:
+        lengths = [len(x) for x in self.features["input_ids"]]
+        batches = length_grouped_batches(lengths, self.micro_batch * self.world, self.seed, self.epoch)
+        # Each rank takes its own slice of every global batch: no rank reads another's rows.
+        self._queue = [b[self.rank :: self.world] for b in batches if len(b[self.rank :: self.world])]
+        self.epoch += 1
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        if not self._queue:
+            self._refill()
+        idx = self._queue.pop(0)
+        rows = [{k: col[i] for k, col in self.features.items()} for i in idx]
+        return self.handler.collate(rows, self.pad_id)
+
+
+@dataclass
+class TrainReport:
+    steps: int
+    best_step: int | None
+    best_score: float | None
+    history: list[dict]
+    seconds: float
+    examples_seen: int
+    tokens_seen: int
+
+
+def _optimizer(model: torch.nn.Module, s: LoopSettings, accelerator: Accelerator) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = accelerator.device.type == "cuda"
+    return torch.optim.AdamW(groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=fused)
+
+
+def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # Frozen parameters never change, so the best-state snapshot only needs the trainable ones.
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def total_steps(streams: dict[str, TaskStream], s: LoopSettings) -> int:
+    if s.max_steps is not None:
+        return s.max_steps
+    return step_budget({t: len(st) for t, st in streams.items()}, s.epochs, s.batch_size, s.examples_cap)
+
+
+def train(
+    model: MultiTaskModel,
+    streams: dict[str, TaskStream],
+    settings: LoopSettings,
+    accelerator: Accelerator,
+    validate: Callable[[MultiTaskModel], float] | None = None,
+    description: str = "train",
+) -> TrainReport:
+    """Train in place; on return the model holds the best validated state (or the last one without validation)."""
+    s = settings
+    world = accelerator.num_processes
+    per_step = s.per_device_batch_size * world
+    if s.batch_size % per_step:
+        raise ValueError(
+            f"batch_size {s.batch_size} is not a multiple of per-device batch × processes ({per_step})"
+        )
+    accum = s.batch_size // per_step
+    steps = total_steps(streams, s)
+    sizes = {t: len(st) for t, st in streams.items()}
+    options = dict(s.sampler_options)
+    if s.examples_cap and s.sampler in ("capped", "temperature"):
+        options.setdefault("cap", s.examples_cap)
+    sampler = make_sampler(s.sampler, sizes, s.seed, **options)
+
+    optimizer = _optimizer(model, s, accelerator)
+    scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * steps), steps)
+    # The scheduler stays unprepared: `steps` already counts global optimizer steps.
+    model, optimizer = accelerator.prepare(model, optimizer)
+    best_score, best_step, best_state, bad_evals = None, None, None, 0
+    history: list[dict] = []
+    examples = tokens = 0
+    start = time.perf_counter()
+
+    def evaluate(step: int) -> bool:
+        nonlocal best_score, best_step, best_state, bad_evals
+        model.eval()
+        with torch.no_grad():
+            score = validate(accelerator.unwrap_model(model))
+        model.train()
+        history.append({"step": step, "score": score, "seconds": time.perf_counter() - start})
+        if best_score is None or score > best_score:
+            best_score, best_step, best_state, bad_evals = score, step, _trainable_state(model), 0
+        else:
+            bad_evals += 1
+        return bad_evals >= s.patience
+
+    model.train()
+    step = 0
+    with bar(description, steps) as progress:
+        while step < steps:
+            task = sampler.pick()
+            loss_sum = 0.0
+            for micro in range(accum):
+                batch = {k: v.to(accelerator.device) for k, v in streams[task].next_batch().items()}
+                sync = contextlib.nullcontext() if micro == accum - 1 else accelerator.no_sync(model)
+                with sync, accelerator.autocast():
+                    logits = model(task, batch)
+                    loss = streams[task].handler.loss(logits, batch) / accum
+                accelerator.backward(loss)
+                loss_sum += float(loss.detach())
+                examples += len(batch["input_ids"])
+                tokens += int(batch["attention_mask"].sum())
+            if s.max_grad_norm:
+                accelerator.clip_grad_norm_(model.parameters(), s.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            progress.update(1, info=f"{task} loss {loss_sum:.3f}")
+            if not np.isfinite(loss_sum):
+                raise FloatingPointError(f"{description}: loss became {loss_sum} at step {step}")
+            if validate is not None and (step % s.eval_every == 0 or step == steps) and evaluate(step):
+                log.info(
+                    "%s: early stop at step %d (best %.3f at step %d)",
+                    description,
+                    step,
+                    best_score,
+                    best_step,
+                )
+                break
+    if best_state is not None and best_step != step:
+        with torch.no_grad():
+            params = dict(accelerator.unwrap_model(model).named_parameters())
+            for name, value in best_state.items():
+                params[name].copy_(value)
+    return TrainReport(step, best_step, best_score, history, time.perf_counter() - start, examples, tokens)
