@@ -153,7 +153,7 @@ class Pipeline:
         handler = get_format(spec.format)
         logits = predict_logits(
             model, head, handler, feats, self.tokenizer.pad_token_id, self.accelerator.device,
-            autocast=self.accelerator.autocast(),
+            autocast=self.accelerator.autocast,
         )  # fmt: skip
         return handler.decode(logits, feats, data.examples, spec)
 

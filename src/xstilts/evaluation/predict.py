@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+
 import torch
 
 from xstilts.formats.base import Features, FormatHandler
@@ -19,18 +22,17 @@ def predict_logits(
     device: torch.device | str = "cpu",
     max_tokens: int = 16384,
     max_batch: int = 256,
-    autocast=None,
+    autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
 ) -> list[torch.Tensor]:
     """Per-feature logits (one tensor per feature row, CPU fp32), in the order of ``features``."""
     was_training = model.training
     model.eval()
     lengths = [len(x) for x in features["input_ids"]]
     out: list[torch.Tensor | None] = [None] * len(lengths)
-    ctx = autocast or torch.autocast("cpu", enabled=False)
     for idx in sorted_batches(lengths, max_tokens, max_batch):
         rows = [{k: col[i] for k, col in features.items()} for i in idx]
         batch = {k: v.to(device) for k, v in handler.collate(rows, pad_id).items()}
-        with ctx:
+        with autocast() if autocast else contextlib.nullcontext():
             logits = model(task, batch).float().cpu()
         for j, i in enumerate(idx):
             # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
