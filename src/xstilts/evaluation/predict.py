@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-from xstilts.formats.base import Features, FormatHandler
+from xstilts.formats.base import Features, FormatHandler, feature_lengths
 from xstilts.models.task_model import MultiTaskModel
 from xstilts.training.batching import sorted_batches
 
@@ -27,7 +27,7 @@ def predict_logits(
     """Per-feature logits (one tensor per feature row, CPU fp32), in the order of ``features``."""
     was_training = model.training
     model.eval()
-    lengths = [len(x) for x in features["input_ids"]]
+    lengths = feature_lengths(features)
     out: list[torch.Tensor | None] = [None] * len(lengths)
     for idx in sorted_batches(lengths, max_tokens, max_batch):
         rows = [{k: col[i] for k, col in features.items()} for i in idx]
@@ -36,6 +36,6 @@ def predict_logits(
             logits = model(task, batch).float().cpu()
         for j, i in enumerate(idx):
             # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
-            out[i] = logits[j, : lengths[i]] if logits.dim() >= 3 else logits[j]
+            out[i] = logits[j, : len(features["input_ids"][i])] if logits.dim() >= 3 else logits[j]
     model.train(was_training)
     return out  # type: ignore[return-value]

@@ -35,6 +35,14 @@ class FeatureSettings:
 Features = dict[str, list]  # column name -> one value per feature row (Arrow-storable: ints, lists of ints)
 
 
+def feature_lengths(features: Features) -> list[int]:
+    """Tokens per feature row, for length-grouped batching: the ``length`` column when a format stores one
+    (multiple choice: the longest of its K sequences), else the length of ``input_ids``."""
+    if "length" in features:
+        return list(features["length"])
+    return [len(x) for x in features["input_ids"]]
+
+
 class FormatHandler(Protocol):
     name: str
     #: columns collate() pads as token sequences

@@ -6,10 +6,12 @@ embeddings (saves the 250k-row embedding gradient and its optimizer state).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel, PreTrainedModel
+from transformers.utils import logging as hf_logging
 
 from xstilts.errors import ModelError
 
@@ -65,6 +67,19 @@ def load_tokenizer(name: str):
     return tok
 
 
+@contextmanager
+def _quiet_if(condition: bool):
+    if not condition:
+        yield
+        return
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(before)
+
+
 def tiny_config(vocab_size: int = 250_037, **overrides) -> BertConfig:
     """A 2-layer, 32-wide BERT: real enough to exercise every code path, fast enough for unit tests."""
     cfg = dict(
@@ -98,9 +113,10 @@ def load_encoder(spec: ModelSpec, seed: int = 0) -> PreTrainedModel:
                     )
                 config.num_hidden_layers = spec.num_layers
             extra = {"add_pooling_layer": False} if config.model_type in _HAS_UNUSED_POOLER else {}
-            model = AutoModel.from_pretrained(
-                path, config=config, revision=spec.revision, trust_remote_code=False, **extra
-            )
+            with _quiet_if(spec.num_layers is not None):  # the dropped layers are "unexpected keys" by design
+                model = AutoModel.from_pretrained(
+                    path, config=config, revision=spec.revision, trust_remote_code=False, **extra
+                )
         except OSError as exc:
             raise ModelError(_offline_hint(spec.name)) from exc
     if spec.name == TINY and spec.num_layers is not None:

@@ -18,7 +18,7 @@ import torch
 from accelerate import Accelerator
 from transformers import get_linear_schedule_with_warmup
 
-from xstilts.formats.base import Features, FormatHandler
+from xstilts.formats.base import Features, FormatHandler, feature_lengths
 from xstilts.models.task_model import MultiTaskModel
 from xstilts.progress import bar
 from xstilts.training.batching import length_grouped_batches
@@ -65,7 +65,7 @@ class TaskStream:
         return len(self.features["input_ids"])
 
     def _refill(self) -> None:
-        lengths = [len(x) for x in self.features["input_ids"]]
+        lengths = feature_lengths(self.features)
         batches = length_grouped_batches(lengths, self.micro_batch * self.world, self.seed, self.epoch)
         # Each rank takes its own slice of every global batch: no rank reads another's rows.
         self._queue = [b[self.rank :: self.world] for b in batches if len(b[self.rank :: self.world])]
