@@ -37,14 +37,18 @@ def xnli_style_features(tokenizer, max_len: int) -> tuple[dict, object]:
     spec = reg.get("xnli")
     examples = load_split(reg.get("mnli"), "train", "en", roots).examples
     examples += load_split(spec, "dev", "en", roots).examples
-    feats = get_format("classification").featurize(examples, tokenizer, spec, FeatureSettings(max_seq_length=max_len))
+    feats = get_format("classification").featurize(
+        examples, tokenizer, spec, FeatureSettings(max_seq_length=max_len)
+    )
     return feats, spec
 
 
 def build_model(layers: int, spec, seed: int) -> MultiTaskModel:
     torch.manual_seed(seed)
     model = MultiTaskModel(load_encoder(ModelSpec("e5-small", layers, freeze_word_embeddings=True), seed))
-    model.add_head("xnli", get_format("classification").build_head(model.encoder.config.hidden_size, spec, 0.1, "cls"))
+    model.add_head(
+        "xnli", get_format("classification").build_head(model.encoder.config.hidden_size, spec, 0.1, "cls")
+    )
     return model
 
 
@@ -64,7 +68,13 @@ class TrainerAdapter(nn.Module):
 def run_xstilts(feats, spec, args) -> dict:
     model = build_model(args.layers, spec, args.seed)
     stream = TaskStream("xnli", get_format("classification"), feats, 1, args.batch, args.seed)
-    settings = LoopSettings(learning_rate=2e-5, batch_size=args.batch, per_device_batch_size=args.batch, max_steps=args.steps, seed=args.seed)
+    settings = LoopSettings(
+        learning_rate=2e-5,
+        batch_size=args.batch,
+        per_device_batch_size=args.batch,
+        max_steps=args.steps,
+        seed=args.seed,
+    )
     report = train(model, {"xnli": stream}, settings, Accelerator(cpu=True))
     return {"seconds": report.seconds, "examples": report.examples_seen, "tokens": report.tokens_seen}
 
@@ -138,9 +148,13 @@ def main() -> None:
     base = results["xstilts"]["examples_per_s"]
     print(f"{'runner':26s} {'examples/s':>11s} {'non-pad tok/s':>14s} {'xstilts ×':>10s}")
     for name, r in results.items():
-        print(f"{name:26s} {r['examples_per_s']:11.1f} {r['tokens_per_s']:14.0f} {base / r['examples_per_s']:10.2f}")
+        print(
+            f"{name:26s} {r['examples_per_s']:11.1f} {r['tokens_per_s']:14.0f} {base / r['examples_per_s']:10.2f}"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": results}, indent=2))
+        args.json.write_text(
+            json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -86,9 +86,11 @@ class DataView:
     ) -> tuple[SplitData, SplitData, str]:
         """(train, dev, how dev was chosen). Never validates on rows it trains on."""
         tref = self.train_ref(spec, train_override)
-        train = _head(self.load(tref), train_override.max_examples if train_override else None)
+        train = self.load(tref)
+        max_train = train_override.max_examples if train_override else None
         dref = self.dev_ref(spec, tref, dev_override)
         if dref is None or dref == tref:
+            # Carve validation rows off the end first, so capping the training size never shrinks them.
             if len(train.examples) <= eval_examples:
                 raise XstiltsError(
                     f"{tref}: {len(train.examples)} training examples cannot spare {eval_examples} for validation; "
@@ -97,10 +99,9 @@ class DataView:
             cut = len(train.examples) - eval_examples
             held = replace(train, examples=train.examples[cut:], checksum=f"{train.checksum}[{cut}:]")
             kept = replace(train, examples=train.examples[:cut], checksum=f"{train.checksum}[:{cut}]")
-            return kept, held, f"last {eval_examples} rows of {tref}, held out of training"
+            return _head(kept, max_train), held, f"last {eval_examples} rows of {tref}, held out of training"
         dev = _head(self.load(dref), dev_override.max_examples if dev_override else None)
-        dev = _head(dev, eval_examples)
-        return train, dev, str(dref)
+        return _head(train, max_train), _head(dev, eval_examples), str(dref)
 
     def eval_languages(
         self, spec: TaskSpec, split: str, wanted: list[str] | str, gold_only: bool, field: str

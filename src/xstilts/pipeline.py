@@ -21,7 +21,15 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 
 from xstilts import stages
-from xstilts.config import DEFAULT_TRAINING, ArmConfig, RunConfig, TargetConfig, TrainingConfig, stable_hash
+from xstilts.config import (
+    DEFAULT_TRAINING,
+    ArmConfig,
+    DataRef,
+    RunConfig,
+    TargetConfig,
+    TrainingConfig,
+    stable_hash,
+)
 from xstilts.data.loading import DataRoots
 from xstilts.data.records import SplitData
 from xstilts.datasets_view import DataView, Ref
@@ -133,8 +141,6 @@ class Pipeline:
         max_train: int | None,
         eval_examples: int,
     ) -> PhaseTask:
-        from xstilts.config import DataRef
-
         train_override = (train_ref or DataRef()).model_copy(
             update={"max_examples": max_train or (train_ref.max_examples if train_ref else None)}
         )
@@ -356,7 +362,51 @@ class Pipeline:
         return rows
 
     # ------------------------------------------------------------------ driver
+    def describe(self) -> list[str]:
+        """The data each stage will use (sizes, sources), resolved before any compute."""
+        lines = [f"model {self.cfg.model.name}" + (f", first {self.cfg.model.num_layers} layers" if self.cfg.model.num_layers else "")
+                 + (", frozen word embeddings" if self.cfg.model.freeze_word_embeddings else "")
+                 + f"; seeds {self.cfg.seeds}"]  # fmt: skip
+        for arm in self.cfg.arms:
+            if not arm.tasks:
+                lines.append(f"arm {arm.name}: no intermediate training (baseline)")
+            for name in arm.tasks:
+                spec = self.registry.get(name)
+                over = DataRef(max_examples=arm.max_train_examples) if arm.max_train_examples else None
+                train, dev, dev_src = self.view.train_and_dev(
+                    spec, over, None, self._eval_examples(self.cfg.intermediate, arm.training)
+                )
+                lines.append(
+                    f"arm {arm.name}: {name} train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
+                )
+        for i, t in enumerate(self.cfg.targets):
+            spec = self.registry.get(t.task)
+            if spec.format != "retrieval":
+                train, dev, dev_src = self.view.train_and_dev(
+                    spec, t.train, t.dev, self._eval_examples(self.cfg.target_training, t.training)
+                )
+                lines.append(
+                    f"target {t.task}: train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
+                )
+            langs = self.view.eval_languages(
+                spec, t.eval_split, t.languages, t.gold_only, f"targets.{i}.languages"
+            )
+            sizes = [
+                min(
+                    len(self.view.load(Ref(spec.name, t.eval_split, lg)).examples),
+                    t.max_eval_examples or 10**9,
+                )
+                for lg in langs
+            ]
+            lines.append(
+                f"target {t.task}: evaluate {t.eval_split} in {len(langs)} languages: "
+                + " ".join(f"{lg}={n}" for lg, n in zip(langs, sizes, strict=True))
+            )
+        return lines
+
     def run(self) -> list[ResultRow]:
+        for line in self.describe():
+            self.echo(line)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "config.yaml").write_text(
             yaml.safe_dump(json.loads(self.cfg.model_dump_json()), sort_keys=False), encoding="utf-8"
