@@ -23,7 +23,11 @@ FEATURES_VERSION = 1  # bump when a featuriser changes its output for the same i
 
 def tokenizer_fingerprint(tokenizer) -> str:
     """Hash of the full tokenizer pipeline (vocab, normaliser, pre-tokeniser, template) and special tokens."""
-    h = hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode())
+    pipeline = json.loads(tokenizer.backend_tokenizer.to_str())
+    # Truncation/padding state is left behind by the last call, not part of the tokenizer: keep it out of the key.
+    pipeline.pop("truncation", None)
+    pipeline.pop("padding", None)
+    h = hashlib.sha256(json.dumps(pipeline, sort_keys=True).encode())
     h.update(json.dumps(sorted(map(str, tokenizer.all_special_tokens))).encode())
     return h.hexdigest()[:24]
 

@@ -38,6 +38,7 @@ from xstilts.evaluation.predict import predict_logits
 from xstilts.features import featurize, tokenizer_fingerprint
 from xstilts.formats import get_format
 from xstilts.formats.base import FeatureSettings
+from xstilts.metrics.official import main_score
 from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel, save_encoder
 from xstilts.paths import default_intermediate_dir, default_xtreme_dir
@@ -169,9 +170,7 @@ class Pipeline:
             handler = get_format(pt.spec.format)
             preds = self._predict(model, pt.spec, pt.dev, pt.dev_features, name)
             per_task[name] = handler.score(preds, pt.dev.examples, pt.spec, pt.dev.language)
-        mean = sum(get_format(tasks[n].spec.format).main_metric(m) for n, m in per_task.items()) / len(
-            per_task
-        )
+        mean = sum(main_score(tasks[n].spec.metric, m) for n, m in per_task.items()) / len(per_task)
         return mean, per_task
 
     # ------------------------------------------------------------------ phases
@@ -262,9 +261,7 @@ class Pipeline:
         }  # fmt: skip
         stages.commit(tmp, folder, summary)
         record_results(self.db_path, rows)
-        dev_text = ", ".join(
-            f"{n} {get_format(tasks[n].spec.format).main_metric(m):.1f}" for n, m in dev_metrics.items()
-        )
+        dev_text = ", ".join(f"{n} {main_score(tasks[n].spec.metric, m):.1f}" for n, m in dev_metrics.items())
         self.echo(
             f"[intermediate] {arm.name} seed {seed}: {report.steps} steps, {report.examples_seen} examples in "
             f"{report.seconds:.0f}s; dev {dev_text}"

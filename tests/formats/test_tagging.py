@@ -19,6 +19,7 @@ from xstilts.evaluation.predict import predict_logits
 from xstilts.formats import get_format
 from xstilts.formats.base import FeatureSettings
 from xstilts.formats.tagging import IGNORE, TaggingFormat, label_vocabulary, windows
+from xstilts.metrics.official import main_score
 from xstilts.metrics.submission import read_tag_sentences
 from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel
@@ -291,7 +292,7 @@ def test_score_and_main_metric():
     data = [example(["a", "b", "c"], ["B-X", "I-X", "O"])]
     scores = FMT.score([["B-X", "I-X", "O"]], data, SPEC, "en")
     assert scores == {"f1": 100.0, "precision": 100.0, "recall": 100.0, "token_accuracy": 100.0}
-    assert FMT.main_metric({**scores, "f1": 42.0}) == 42.0
+    assert main_score("f1", {**scores, "f1": 42.0}) == 42.0
     assert get_format("tagging").name == "tagging"
 
 

@@ -66,6 +66,3 @@ class FormatHandler(Protocol):
 
     def write_predictions(self, predictions: list, examples: list, path: Path) -> None:
         """The XTREME submission format for this format."""
-
-    def main_metric(self, metrics: dict[str, float]) -> float:
-        """The single number early stopping maximises."""

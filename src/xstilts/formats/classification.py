@@ -82,13 +82,14 @@ class ClassificationFormat:
     def score(
         self, predictions: list[str], examples: list[TextExample], spec: TaskSpec, language: str
     ) -> dict:
-        from xstilts.metrics import accuracy
+        from xstilts.metrics import accuracy, label_f1_scores
 
-        return accuracy([ex.label for ex in examples], predictions)
+        gold = [ex.label for ex in examples]
+        metrics = accuracy(gold, predictions)
+        if spec.metric in ("micro_f1", "macro_f1"):
+            metrics |= label_f1_scores(gold, predictions, spec.labels, spec.negative_label)
+        return metrics
 
     def write_predictions(self, predictions: list[str], examples: list, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{p}\n" for p in predictions), encoding="utf-8")
-
-    def main_metric(self, metrics: dict[str, float]) -> float:
-        return metrics["accuracy"]

@@ -146,6 +146,3 @@ class MultipleChoiceFormat:
     def write_predictions(self, predictions: list[int], examples: list, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{p}\n" for p in predictions), encoding="utf-8")
-
-    def main_metric(self, metrics: dict[str, float]) -> float:
-        return metrics["accuracy"]

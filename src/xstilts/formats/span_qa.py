@@ -1,8 +1,9 @@
 """Extractive span QA, SQuAD style (XQuAD, MLQA, TyDiQA-GoldP, SQuAD 1.1/2.0, COVID-QA, PolicyQA, CUAD).
 
-Question and context go through the fast tokenizer as a pair; contexts longer than the window become several
-overlapping windows (``doc_stride`` overlapping tokens, as ``transformers``' ``run_qa.py``). Every context token
-keeps the exact character span it covers in the original context, so answers are cut from the original text.
+Question and context go through the fast tokenizer as a pair; a context longer than the window always becomes
+several overlapping windows (``doc_stride`` overlapping tokens, as ``transformers``' ``run_qa.py``;
+``long_input`` does not apply). Every context token keeps the exact character span it covers in the original
+context, so answers are cut from the original text.
 """
 
 from __future__ import annotations
@@ -39,9 +40,8 @@ CLS = 0  # target of windows without the answer and of unanswerable questions
 
 
 def allows_null_answer(spec: TaskSpec) -> bool:
-    """Whether decoding may answer "" (SQuAD 2.0 null score). Read from the proposed ``TaskSpec.unanswerable``
-    flag; specs without it are SQuAD 1.1-style tasks, where every question has an answer."""
-    return bool(getattr(spec, "unanswerable", False))
+    """Whether decoding may answer "" (SQuAD 2.0 null score); SQuAD 1.1-style tasks always answer."""
+    return spec.unanswerable
 
 
 class SpanHead(nn.Module):
@@ -324,6 +324,3 @@ class SpanQAFormat:
         answers = {ex.id: p for ex, p in zip(examples, predictions, strict=True)}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(answers, ensure_ascii=False, indent=1), encoding="utf-8")
-
-    def main_metric(self, metrics: dict[str, float]) -> float:
-        return (metrics[F1] + metrics[EXACT_MATCH]) / 2  # PROTOCOL §7: QA early stopping on (F1 + EM)/2

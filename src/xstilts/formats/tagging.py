@@ -237,9 +237,6 @@ class TaggingFormat:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n\n".join("\n".join(tags) for tags in predictions) + "\n", encoding="utf-8")
 
-    def main_metric(self, metrics: dict[str, float]) -> float:
-        return metrics["f1"]
-
 
 def _choose(
     slots: list[tuple[float, int] | None], word_index: list[int], at_start: bool, predicted: list[int]

@@ -5,8 +5,12 @@ Pure (stdlib, numpy, seqeval): no model code is imported here.
 
 from xstilts.metrics.official import (
     ACCURACY,
+    EM_F1,
     EXACT_MATCH,
     F1,
+    MACRO_F1,
+    MAIN_METRICS,
+    MICRO_F1,
     MLQA_LANGUAGES,
     PRECISION,
     RECALL,
@@ -14,6 +18,8 @@ from xstilts.metrics.official import (
     QaGold,
     accuracy,
     bucc_scores,
+    label_f1_scores,
+    main_score,
     mlqa_normalize,
     mlqa_scores,
     squad_normalize,
@@ -48,6 +54,10 @@ from xstilts.metrics.xtreme_score import (
 
 __all__ = [
     "ACCURACY",
+    "EM_F1",
+    "MACRO_F1",
+    "MAIN_METRICS",
+    "MICRO_F1",
     "CATEGORIES",
     "EXACT_MATCH",
     "F1",
@@ -64,6 +74,8 @@ __all__ = [
     "XtremeScore",
     "accuracy",
     "bucc_scores",
+    "label_f1_scores",
+    "main_score",
     "check_task",
     "file_suffix",
     "mlqa_normalize",

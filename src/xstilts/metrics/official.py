@@ -32,6 +32,11 @@ RECALL = "recall"
 EXACT_MATCH = "exact_match"
 # Not an XTREME metric: reported next to the seqeval scores so the POS quirk is visible, never averaged into a score.
 TOKEN_ACCURACY = "token_accuracy"
+# Intermediate-task metrics and the QA selection metric (PROTOCOL §7: early stopping on (F1 + EM) / 2).
+MICRO_F1 = "micro_f1"
+MACRO_F1 = "macro_f1"
+EM_F1 = "em_f1"
+MAIN_METRICS = (ACCURACY, F1, MICRO_F1, MACRO_F1, TOKEN_ACCURACY, EM_F1)
 
 
 class QaGold(NamedTuple):
@@ -49,6 +54,35 @@ def accuracy(gold: Sequence[Hashable], predictions: Sequence[Hashable]) -> dict[
         raise ValueError("nothing to score")
     correct = sum(p == g for p, g in zip(predictions, gold, strict=True))
     return {ACCURACY: 100.0 * correct / len(gold)}
+
+
+def label_f1_scores(
+    gold: Sequence[str], predictions: Sequence[str], labels: Sequence[str], negative: str | None = None
+) -> dict[str, float]:
+    """Micro and macro F1 over class labels (intermediate-task metrics, not XTREME ones).
+
+    With a ``negative`` label (DDI's ``DDI-false``), micro F1 counts only the positive classes, as BLURB
+    does for relation extraction; without one, micro F1 equals accuracy. Macro F1 averages every positive
+    class's F1 (0 for a class never predicted and never gold is skipped).
+    """
+    if len(gold) != len(predictions):
+        raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold items")
+    positive = [lab for lab in labels if lab != negative]
+    tp = Counter(g for g, p in zip(gold, predictions, strict=True) if g == p and g != negative)
+    pred_n = Counter(p for p in predictions if p != negative)
+    gold_n = Counter(g for g in gold if g != negative)
+    total_tp, total_pred, total_gold = sum(tp.values()), sum(pred_n.values()), sum(gold_n.values())
+    micro = 2 * total_tp / (total_pred + total_gold) if total_pred + total_gold else 0.0
+    per_class = [2 * tp[c] / (pred_n[c] + gold_n[c]) for c in positive if pred_n[c] + gold_n[c]]
+    macro = sum(per_class) / len(per_class) if per_class else 0.0
+    return {MICRO_F1: 100.0 * micro, MACRO_F1: 100.0 * macro}
+
+
+def main_score(metric: str, metrics: Mapping[str, float]) -> float:
+    """The one number a task is selected / early-stopped on. ``em_f1`` is the QA mean (F1 + EM) / 2."""
+    if metric == EM_F1:
+        return (metrics[F1] + metrics[EXACT_MATCH]) / 2
+    return metrics[metric]
 
 
 def tagging_scores(gold: Sequence[Sequence[str]], predictions: Sequence[Sequence[str]]) -> dict[str, float]:

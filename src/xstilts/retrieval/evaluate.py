@@ -153,9 +153,7 @@ def _mine(
     embedded = _embed_corpus(encoder, tokenizer, corpus, settings, layers, batch_tokens)
     src, trg = corpus.source, corpus.english
     return {
-        layer: mine_candidates(
-            src.ids, src.sentences, x, trg.ids, trg.sentences, y, _with_layer(settings, layer)
-        )
+        layer: mine_candidates(src.ids, src.sentences, x, trg.ids, trg.sentences, y, settings)
         for layer, (x, y) in embedded.items()
     }
 

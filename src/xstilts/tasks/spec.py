@@ -66,7 +66,16 @@ class TaskSpec(_Strict):
     num_choices: int | None = None
     languages: tuple[str, ...] = Field(default=("en",), description="official evaluation languages")
     train_language: str = "en"
-    metric: str = Field(description="main metric name as the scorer reports it")
+    metric: Literal["accuracy", "f1", "micro_f1", "macro_f1", "token_accuracy", "em_f1"] = Field(
+        description="the metric a task is early-stopped and selected on; em_f1 = (F1 + EM) / 2 for QA"
+    )
+    negative_label: str | None = Field(
+        default=None, description="classification: the 'no relation' class that micro F1 leaves out (DDI)"
+    )
+    unanswerable: bool = Field(
+        default=False,
+        description="span QA: some questions have no answer; decoding may predict '' (SQuAD 2.0)",
+    )
     local: LocalSource | None = None
     hub: HubSource | None = None
     train_from: str | None = Field(

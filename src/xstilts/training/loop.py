@@ -172,7 +172,8 @@ def train(
                     loss = streams[task].handler.loss(logits, batch) / accum
                 accelerator.backward(loss)
                 loss_sum += float(loss.detach())
-                examples += len(batch["input_ids"])
+                # rows of labels = examples (multiple choice packs K sequences into one example)
+                examples += len(batch.get("labels", batch["input_ids"]))
                 tokens += int(batch["attention_mask"].sum())
             if s.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), s.max_grad_norm)
