@@ -74,6 +74,39 @@ def validate(config: Annotated[Path, typer.Argument(help="run configuration YAML
 
 
 @app.command()
+def export(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder (output_dir/<name>)")],
+    out: Annotated[Path | None, typer.Option(help="submission folder (default RUN_DIR/submission)")] = None,
+    arm: Annotated[
+        str | None, typer.Option(help="which arm's predictions (needed when the run has several)")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="which seed (needed when the run has several)")] = None,
+    allow_partial: Annotated[
+        bool, typer.Option(help="exit 0 even when tasks or languages are missing")
+    ] = False,
+) -> None:
+    """Write an XTREME leaderboard submission folder (nine tasks, test-<lang>.<tsv|json>) from a run."""
+    from xstilts.export import export_submission
+
+    out = out or run_dir / "submission"
+    try:
+        report = export_submission(run_dir, out, arm, seed)
+    except XstiltsError as exc:
+        _fail(exc)
+    n = sum(len(v) for v in report.copied.values())
+    console.print(f"{out}: {n} prediction files of arm {report.arm!r}, seed {report.seed}")
+    for task, langs in report.missing.items():
+        err_console.print(f"missing {task}: {' '.join(langs)}", highlight=False)
+    for task, langs in report.subsets.items():
+        err_console.print(
+            f"  ({task} {' '.join(langs)}: evaluated on max_eval_examples rows only)", highlight=False
+        )
+    if report.missing and not allow_partial:
+        err_console.print("the submission is incomplete (use --allow-partial to accept)")
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def tasks(
     group: Annotated[str | None, typer.Option(help="xtreme, general, biomedical or legal")] = None,
 ) -> None:

@@ -33,6 +33,9 @@ class ModelConfig(_Strict):
         "cls", description="sequence representation for pooled heads"
     )
     head_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    attention: Literal["auto", "eager", "sdpa"] = Field(
+        "auto", description="attention kernel; auto = eager on CPU (faster at short lengths), sdpa on GPUs"
+    )
 
 
 class DataConfig(_Strict):
@@ -64,6 +67,8 @@ class TrainingConfig(_Strict):
     epochs: float | None = Field(None, gt=0)
     max_steps: int | None = Field(None, ge=1)
     max_seq_length: int | None = Field(None, ge=8)
+    doc_stride: int | None = Field(None, ge=1, description="overlap of QA / long-input windows (tokens)")
+    max_query_length: int | None = Field(None, ge=1, description="span QA: question tokens kept")
     warmup_ratio: float | None = Field(None, ge=0, le=1)
     weight_decay: float | None = Field(None, ge=0)
     max_grad_norm: float | None = Field(None, ge=0)
@@ -81,6 +86,8 @@ class TrainingConfig(_Strict):
 
 DEFAULT_TRAINING = TrainingConfig(
     per_device_batch_size=8,
+    doc_stride=128,
+    max_query_length=64,
     warmup_ratio=0.1,
     weight_decay=0.0,
     max_grad_norm=1.0,
@@ -100,6 +107,28 @@ class ArmConfig(_Strict):
     examples_cap: int | None = Field(None, ge=1, description="per-task cap (capped sampler and step budget)")
     max_train_examples: int | None = Field(None, ge=1, description="first N training examples of each task")
     training: TrainingConfig = TrainingConfig()
+
+
+class RetrievalConfig(_Strict):
+    """BUCC / Tatoeba embedding and mining settings (PROTOCOL §6); recorded with every retrieval number."""
+
+    layer: int | Literal["middle"] = Field(
+        "middle", description="hidden_states index (0 = embeddings); middle = round(layers × 14/24)"
+    )
+    pooling: Literal["mean", "cls"] = "mean"
+    pool_special_tokens: bool = True
+    max_seq_length: int = Field(512, ge=8)
+    k: int = Field(4, ge=1, description="BUCC: neighbours in the margin")
+    margin: Literal["ratio", "distance", "absolute"] = "ratio"
+    mode: Literal["max", "fwd", "bwd", "intersect"] = "max"
+    layer_sweep: list[int] = Field(
+        default_factory=list, description="also score these layers (one forward pass; recorded as extra rows)"
+    )
+
+    def settings(self):
+        from xstilts.retrieval.embed import RetrievalSettings
+
+        return RetrievalSettings(**self.model_dump(exclude={"layer_sweep"}))
 
 
 class TargetConfig(_Strict):
@@ -122,6 +151,7 @@ class RunConfig(_Strict):
     mixed_precision: Literal["no", "bf16", "fp16"] = Field("no", description="bf16/fp16 autocast on GPUs")
     intermediate: TrainingConfig = TrainingConfig()
     target_training: TrainingConfig = TrainingConfig()
+    retrieval: RetrievalConfig = RetrievalConfig()
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="baseline")], min_length=1)
     targets: list[TargetConfig] = Field(min_length=1)
 

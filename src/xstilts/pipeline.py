@@ -1,7 +1,8 @@
 """The X-STILTs recipe for one run configuration:
 
 pretrained encoder → intermediate training per arm (encoder kept, heads dropped) → a fresh head fine-tuned on
-each target task's English data → zero-shot evaluation in every language → results database.
+each target task's English data → zero-shot evaluation in every language → results database. Retrieval
+targets (BUCC, Tatoeba) skip fine-tuning and embed with the intermediate encoder directly.
 
 Each (arm, seed) intermediate checkpoint is trained once and reused by every target; every stage lives in a
 hashed folder with a DONE marker, so re-running a configuration only does what is missing.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -43,24 +44,74 @@ from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel, save_encoder
 from xstilts.paths import default_intermediate_dir, default_xtreme_dir
 from xstilts.results.db import ResultRow, record_results, record_run
-from xstilts.tasks.registry import get_registry
+from xstilts.tasks.registry import TaskRegistry, get_registry
 from xstilts.tasks.spec import TaskSpec
-from xstilts.training.loop import LoopSettings, TaskStream, train
+from xstilts.training.loop import LoopSettings, TaskStream, TrainReport, train
 
 log = logging.getLogger("xstilts")
 
 
 @dataclass
 class PhaseTask:
-    """One task inside a training phase: its data, features and format handler."""
+    """One task inside a training phase: its (label-resolved) spec, data and features."""
 
     spec: TaskSpec
     train: SplitData
     dev: SplitData
     dev_source: str
-    features: FeatureSettings
     train_features: dict
     dev_features: dict
+
+
+def loop_settings(spec: TaskSpec, seed: int, *layers: TrainingConfig) -> tuple[LoopSettings, FeatureSettings]:
+    """Task-spec defaults (PROTOCOL §7) overridden by each config layer in turn."""
+    h = spec.hyper
+    base = TrainingConfig(
+        learning_rate=h.learning_rate,
+        batch_size=h.batch_size,
+        epochs=h.epochs,
+        max_seq_length=h.max_seq_length,
+        warmup_ratio=h.warmup_ratio,
+        weight_decay=h.weight_decay,
+    )
+    t = DEFAULT_TRAINING.merged(base, *layers)
+    loop = LoopSettings(
+        learning_rate=t.learning_rate,
+        batch_size=t.batch_size,
+        per_device_batch_size=min(t.per_device_batch_size, t.batch_size),
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        warmup_ratio=t.warmup_ratio,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm,
+        eval_every=t.eval_every,
+        patience=t.patience,
+        seed=seed,
+    )
+    features = FeatureSettings(
+        max_seq_length=t.max_seq_length, doc_stride=t.doc_stride, max_query_length=t.max_query_length,
+        long_input=spec.long_input,
+    )  # fmt: skip
+    return loop, features
+
+
+def eval_examples(*layers: TrainingConfig) -> int:
+    return DEFAULT_TRAINING.merged(*layers).eval_examples
+
+
+def with_label_vocabulary(spec: TaskSpec, *splits: SplitData) -> TaskSpec:
+    """Open tag sets (CCG supertags) take their labels from the data; declared label sets stay as they are."""
+    if spec.format != "tagging" or spec.labels:
+        return spec
+    from xstilts.formats.tagging import label_vocabulary
+
+    return spec.model_copy(update={"labels": label_vocabulary([e for s in splits for e in s.examples], spec)})
+
+
+def _head(data: SplitData, n: int | None) -> SplitData:
+    if not n or len(data.examples) <= n:
+        return data
+    return replace(data, examples=data.examples[:n], checksum=f"{data.checksum}[:{n}]")
 
 
 class Pipeline:
@@ -68,61 +119,59 @@ class Pipeline:
         self.cfg = cfg
         self.echo = echo
         self.registry = get_registry(tuple(str(p) for p in cfg.data.task_dirs))
+        check_config(cfg, self.registry)
         self.roots = DataRoots(
             cfg.data.xtreme_dir or default_xtreme_dir(),
             cfg.data.intermediate_dir or default_intermediate_dir(),
         )
         self.view = DataView(self.registry, self.roots, cfg.data.source)
-        check_config(cfg, self.registry)
         self.run_dir = cfg.run_dir
         self.db_path = self.run_dir / "results.sqlite"
         self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
-        self.base_model = ModelSpec(
-            cfg.model.name, cfg.model.num_layers, cfg.model.freeze_word_embeddings, cfg.model.revision
-        )
-        self.tokenizer = load_tokenizer(cfg.model.name)
+        m = cfg.model
+        self.base_model = ModelSpec(m.name, m.num_layers, m.freeze_word_embeddings, m.revision, m.attention)
+        self.tokenizer = load_tokenizer(m.name)
         self.tok_fp = tokenizer_fingerprint(self.tokenizer)
-        self.timings: dict[str, float] = {}
 
-    # ------------------------------------------------------------------ settings
-    def _loop_settings(
-        self, spec: TaskSpec, seed: int, *layers: TrainingConfig
-    ) -> tuple[LoopSettings, FeatureSettings]:
-        h = spec.hyper
-        base = TrainingConfig(
-            learning_rate=h.learning_rate,
-            batch_size=h.batch_size,
-            epochs=h.epochs,
-            max_seq_length=h.max_seq_length,
-            warmup_ratio=h.warmup_ratio,
-            weight_decay=h.weight_decay,
+    # ---------------------------------------------------------------- keys
+    def arm_key(self, arm: ArmConfig, seed: int | None) -> str:
+        """Everything that determines an intermediate checkpoint (``seed=None``: the seed-free settings)."""
+        if not arm.tasks:
+            return "baseline"
+        return stable_hash(
+            {
+                "model": self.base_model.key(),
+                "head_pooling": self.cfg.model.head_pooling,
+                "head_dropout": self.cfg.model.head_dropout,
+                "arm": arm.model_dump(),
+                "defaults": self.cfg.intermediate.model_dump(),
+                "seed": seed,
+                "tokenizer": self.tok_fp,
+            }
         )
-        t = DEFAULT_TRAINING.merged(base, *layers)
-        per_device = min(t.per_device_batch_size, t.batch_size)
-        loop = LoopSettings(
-            learning_rate=t.learning_rate,
-            batch_size=t.batch_size,
-            per_device_batch_size=per_device,
-            epochs=t.epochs,
-            max_steps=t.max_steps,
-            warmup_ratio=t.warmup_ratio,
-            weight_decay=t.weight_decay,
-            max_grad_norm=t.max_grad_norm,
-            eval_every=t.eval_every,
-            patience=t.patience,
-            seed=seed,
+
+    def target_key(self, arm: ArmConfig, target: TargetConfig) -> str:
+        """Seed-free settings of a (arm, target) cell: the ``settings_hash`` of its result rows."""
+        spec = self.registry.get(target.task)
+        phase = (
+            self.cfg.retrieval.model_dump()
+            if spec.format == "retrieval"
+            else self.cfg.target_training.model_dump()
         )
-        features = FeatureSettings(max_seq_length=t.max_seq_length, long_input=spec.long_input)
-        return loop, features
+        return stable_hash(
+            {
+                "arm": self.arm_key(arm, None),
+                "target": target.model_dump(),
+                "defaults": phase,
+                "model": self.base_model.key(),
+                "head": [self.cfg.model.head_pooling, self.cfg.model.head_dropout],
+                "tokenizer": self.tok_fp,
+            }
+        )
 
-    def _eval_examples(self, *layers: TrainingConfig) -> int:
-        return DEFAULT_TRAINING.merged(*layers).eval_examples
-
-    # ------------------------------------------------------------------ data
+    # ---------------------------------------------------------------- data
     def _features(self, data: SplitData, spec: TaskSpec, fs: FeatureSettings) -> dict:
-        t0 = time.perf_counter()
         feats, hit = featurize(data, spec, self.tokenizer, fs)
-        self.timings["tokenise"] = self.timings.get("tokenise", 0.0) + time.perf_counter() - t0
         log.debug(
             "features %s/%s/%s: %d rows (%s)",
             spec.name,
@@ -134,26 +183,36 @@ class Pipeline:
         return feats
 
     def _phase_task(
-        self,
-        spec: TaskSpec,
-        fs: FeatureSettings,
-        train_ref,
-        dev_ref,
-        max_train: int | None,
-        eval_examples: int,
-    ) -> PhaseTask:
-        train_override = (train_ref or DataRef()).model_copy(
+        self, spec: TaskSpec, fs: FeatureSettings, train_ref: DataRef | None, dev_ref: DataRef | None,
+        max_train: int | None, n_eval: int,
+    ) -> PhaseTask:  # fmt: skip
+        train_ref = (train_ref or DataRef()).model_copy(
             update={"max_examples": max_train or (train_ref.max_examples if train_ref else None)}
         )
-        train_data, dev_data, dev_source = self.view.train_and_dev(
-            spec, train_override, dev_ref, eval_examples
-        )
+        train_data, dev_data, dev_source = self.view.train_and_dev(spec, train_ref, dev_ref, n_eval)
+        spec = with_label_vocabulary(spec, train_data, dev_data)
         return PhaseTask(
-            spec, train_data, dev_data, dev_source, fs,
+            spec, train_data, dev_data, dev_source,
             self._features(train_data, spec, fs), self._features(dev_data, spec, fs),
         )  # fmt: skip
 
-    # ------------------------------------------------------------------ evaluation
+    # ---------------------------------------------------------------- model
+    def _new_model(self, encoder_dir: Path | None, seed: int) -> MultiTaskModel:
+        set_seed(seed)
+        if encoder_dir is None:
+            return MultiTaskModel(load_encoder(self.base_model, seed))
+        # An intermediate checkpoint is already cut to num_layers; freezing must be re-applied.
+        return MultiTaskModel(
+            load_encoder(ModelSpec(str(encoder_dir), None, self.cfg.model.freeze_word_embeddings), seed)
+        )
+
+    def _add_head(self, model: MultiTaskModel, name: str, spec: TaskSpec) -> None:
+        handler = get_format(spec.format)
+        hidden = model.encoder.config.hidden_size
+        model.add_head(
+            name, handler.build_head(hidden, spec, self.cfg.model.head_dropout, self.cfg.model.head_pooling)
+        )
+
     def _predict(
         self, model: MultiTaskModel, spec: TaskSpec, data: SplitData, feats: dict, head: str
     ) -> list:
@@ -164,32 +223,22 @@ class Pipeline:
         )  # fmt: skip
         return handler.decode(logits, feats, data.examples, spec)
 
-    def _dev_score(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> tuple[float, dict]:
-        per_task = {}
+    def _dev_scores(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> dict[str, dict]:
+        out = {}
         for name, pt in tasks.items():
-            handler = get_format(pt.spec.format)
             preds = self._predict(model, pt.spec, pt.dev, pt.dev_features, name)
-            per_task[name] = handler.score(preds, pt.dev.examples, pt.spec, pt.dev.language)
-        mean = sum(main_score(tasks[n].spec.metric, m) for n, m in per_task.items()) / len(per_task)
-        return mean, per_task
+            out[name] = get_format(pt.spec.format).score(preds, pt.dev.examples, pt.spec, pt.dev.language)
+        return out
 
-    # ------------------------------------------------------------------ phases
-    def _new_model(self, encoder_dir: Path | None, seed: int) -> MultiTaskModel:
-        set_seed(seed)
-        if encoder_dir is None:
-            return MultiTaskModel(load_encoder(self.base_model, seed))
-        # An intermediate checkpoint is already cut to num_layers; freezing must be re-applied.
-        spec = ModelSpec(str(encoder_dir), None, self.cfg.model.freeze_word_embeddings)
-        return MultiTaskModel(load_encoder(spec, seed))
+    def _validation_score(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> float:
+        """Mean of each task's selection metric on its English dev rows (multi-task: one number for all)."""
+        scores = self._dev_scores(model, tasks)
+        return sum(main_score(tasks[n].spec.metric, m) for n, m in scores.items()) / len(scores)
 
-    def _add_head(self, model: MultiTaskModel, name: str, spec: TaskSpec) -> None:
-        hidden = model.encoder.config.hidden_size
-        head = get_format(spec.format).build_head(
-            hidden, spec, self.cfg.model.head_dropout, self.cfg.model.head_pooling
-        )
-        model.add_head(name, head)
-
-    def _train(self, model: MultiTaskModel, tasks: dict[str, PhaseTask], loop: LoopSettings, label: str):
+    def _train(
+        self, model: MultiTaskModel, tasks: dict[str, PhaseTask], loop: LoopSettings, label: str
+    ) -> TrainReport:
+        acc = self.accelerator
         streams = {
             name: TaskStream(
                 name,
@@ -198,217 +247,259 @@ class Pipeline:
                 self.tokenizer.pad_token_id,
                 loop.per_device_batch_size,
                 loop.seed,
-                self.accelerator.process_index,
-                self.accelerator.num_processes,
+                acc.process_index,
+                acc.num_processes,
             )  # fmt: skip
             for name, pt in tasks.items()
         }
-        t0 = time.perf_counter()
-        report = train(model, streams, loop, self.accelerator, lambda m: self._dev_score(m, tasks)[0], label)
-        self.timings["train"] = self.timings.get("train", 0.0) + time.perf_counter() - t0
-        return report
+        return train(model, streams, loop, acc, lambda m: self._validation_score(m, tasks), label)
 
-    def arm_key(self, arm: ArmConfig, seed: int) -> str:
-        return stable_hash(
-            {
-                "model": self.base_model.key(),
-                "pool": self.cfg.model.head_pooling,
-                "arm": arm.model_dump(),
-                "defaults": self.cfg.intermediate.model_dump(),
-                "seed": seed,
-                "tok": self.tok_fp,
-            }
-        )
-
+    # ---------------------------------------------------------------- phase 1
     def intermediate(self, arm: ArmConfig, seed: int) -> Path | None:
         """Train the arm's intermediate task(s); returns the encoder folder (None for the baseline)."""
         if not arm.tasks:
             return None
-        folder = self.run_dir / "intermediate" / f"{arm.name}-s{seed}-{self.arm_key(arm, seed)}"
+        key = self.arm_key(arm, seed)
+        folder = self.run_dir / "intermediate" / f"{arm.name}-s{seed}-{key}"
         if stages.is_done(folder):
-            self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier ({folder})")
+            self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier")
             return folder / "encoder"
-        first = self.registry.get(arm.tasks[0])
-        loop, _ = self._loop_settings(first, seed, self.cfg.intermediate, arm.training)
+        loop, _ = loop_settings(self.registry.get(arm.tasks[0]), seed, self.cfg.intermediate, arm.training)
         loop.sampler, loop.sampler_options, loop.examples_cap = (
             arm.sampler,
             arm.sampler_options,
             arm.examples_cap,
         )
-        eval_examples = self._eval_examples(self.cfg.intermediate, arm.training)
+        n_eval = eval_examples(self.cfg.intermediate, arm.training)
         tasks: dict[str, PhaseTask] = {}
         for name in arm.tasks:
             spec = self.registry.get(name)
-            _, fs = self._loop_settings(spec, seed, self.cfg.intermediate, arm.training)
-            tasks[name] = self._phase_task(spec, fs, None, None, arm.max_train_examples, eval_examples)
+            _, fs = loop_settings(spec, seed, self.cfg.intermediate, arm.training)
+            tasks[name] = self._phase_task(spec, fs, None, None, arm.max_train_examples, n_eval)
         model = self._new_model(None, seed)
         for name, pt in tasks.items():
             self._add_head(model, name, pt.spec)
         report = self._train(model, tasks, loop, f"intermediate {arm.name} s{seed}")
-        _, dev_metrics = self._dev_score(model, tasks)
+        dev_metrics = self._dev_scores(model, tasks)
+
         tmp = stages.begin(folder)
         save_encoder(model.encoder, tmp / "encoder")
         self.tokenizer.save_pretrained(tmp / "encoder")
         rows = [
-            ResultRow(self.cfg.model.name, arm.name, name, "en", metric, seed, self.arm_key(arm, seed), "intermediate-dev", value, self.cfg.name, "intermediate")
+            ResultRow(self.cfg.model.name, arm.name, name, "en", metric, seed, self.arm_key(arm, None),
+                      "intermediate-dev", value, self.cfg.name, "intermediate")
             for name, metrics in dev_metrics.items()
             for metric, value in metrics.items()
         ]  # fmt: skip
-        summary = {
-            "arm": arm.name, "seed": seed, "report": asdict(report), "dev_metrics": dev_metrics,
-            "data": {n: {"train": len(pt.train.examples), "train_source": pt.train.source, "dev": len(pt.dev.examples), "dev_source": pt.dev_source} for n, pt in tasks.items()},
-            "rows": [asdict(r) for r in rows],
+        data = {
+            n: {"train": len(pt.train.examples), "train_source": pt.train.source, "dev": len(pt.dev.examples),
+                "dev_source": pt.dev_source, "labels": list(pt.spec.labels)}
+            for n, pt in tasks.items()
         }  # fmt: skip
-        stages.commit(tmp, folder, summary)
+        stages.commit(tmp, folder, {"arm": arm.name, "seed": seed, "report": asdict(report),
+                                    "dev_metrics": dev_metrics, "data": data, "rows": [asdict(r) for r in rows]})  # fmt: skip
         record_results(self.db_path, rows)
-        dev_text = ", ".join(f"{n} {main_score(tasks[n].spec.metric, m):.1f}" for n, m in dev_metrics.items())
+        dev_text = ", ".join(
+            f"{n} {tasks[n].spec.metric} {main_score(tasks[n].spec.metric, m):.1f}"
+            for n, m in dev_metrics.items()
+        )
         self.echo(
             f"[intermediate] {arm.name} seed {seed}: {report.steps} steps, {report.examples_seen} examples in "
             f"{report.seconds:.0f}s; dev {dev_text}"
         )
         return folder / "encoder"
 
+    # ---------------------------------------------------------------- phase 2
     def target(
         self, arm: ArmConfig, encoder_dir: Path | None, target: TargetConfig, seed: int, index: int
     ) -> list[ResultRow]:
         spec = self.registry.get(target.task)
-        settings_key = stable_hash(
-            {
-                "arm": self.arm_key(arm, 0) if arm.tasks else "baseline",
-                "target": target.model_dump(),
-                "defaults": self.cfg.target_training.model_dump(),
-                "model": self.base_model.key(),
-                "pool": self.cfg.model.head_pooling,
-                "tok": self.tok_fp,
-            }
-        )
+        key = self.target_key(arm, target)
         folder = (
             self.run_dir
             / "targets"
             / arm.name
             / target.task
-            / f"s{seed}-{stable_hash([settings_key, seed, str(encoder_dir)])}"
+            / f"s{seed}-{stable_hash([key, seed, str(encoder_dir)])}"
         )
         if stages.is_done(folder):
             rows = [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
             record_results(
                 self.db_path, rows
-            )  # idempotent: makes sure a crash between commit and write lost nothing
+            )  # idempotent: nothing lost if a crash hit between commit and write
             self.echo(f"[target] {arm.name} → {target.task} seed {seed}: done earlier")
             return rows
-        if spec.format == "retrieval":
-            raise ConfigError(
-                f"targets.{index}.task: retrieval target {spec.name!r} is not supported by this pipeline yet"
-            )
-        loop, fs = self._loop_settings(spec, seed, self.cfg.target_training, target.training)
-        eval_examples = self._eval_examples(self.cfg.target_training, target.training)
-        pt = self._phase_task(spec, fs, target.train, target.dev, None, eval_examples)
+        tmp = stages.begin(folder)
+        run = self._retrieval_target if spec.format == "retrieval" else self._trained_target
+        rows, summary = run(spec, arm, encoder_dir, target, seed, index, key, tmp)
+        summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
+                    "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name}  # fmt: skip
+        stages.commit(tmp, folder, summary)
+        record_results(self.db_path, rows)
+        return rows
+
+    def _row(
+        self, arm: ArmConfig, spec: TaskSpec, lang: str, metric: str, seed: int, key: str, split: str, value
+    ) -> ResultRow:
+        return ResultRow(
+            self.cfg.model.name,
+            arm.name,
+            spec.name,
+            lang,
+            metric,
+            seed,
+            key,
+            split,
+            value,
+            self.cfg.name,
+            "target",
+        )
+
+    def _trained_target(self, spec, arm, encoder_dir, target, seed, index, key, out: Path):
+        loop, fs = loop_settings(spec, seed, self.cfg.target_training, target.training)
+        pt = self._phase_task(
+            spec, fs, target.train, target.dev, None, eval_examples(self.cfg.target_training, target.training)
+        )
+        spec = pt.spec
         model = self._new_model(encoder_dir, seed)
         self._add_head(model, spec.name, spec)
         report = self._train(model, {spec.name: pt}, loop, f"{arm.name} → {spec.name} s{seed}")
-
         handler = get_format(spec.format)
-        tmp = stages.begin(folder)
-        rows: list[ResultRow] = []
-        per_language: dict[str, dict] = {}
-        t0 = time.perf_counter()
         languages = self.view.eval_languages(
             spec, target.eval_split, target.languages, target.gold_only, f"targets.{index}.languages"
         )
+        rows, per_language = [], {}
+        suffix = "json" if spec.format == "span_qa" else "tsv"
         for lang in languages:
-            data = self.view.load(Ref(spec.name, target.eval_split, lang))
-            if target.max_eval_examples and len(data.examples) > target.max_eval_examples:
-                from dataclasses import replace
-
-                data = replace(
-                    data,
-                    examples=data.examples[: target.max_eval_examples],
-                    checksum=f"{data.checksum}[:{target.max_eval_examples}]",
-                )
-            feats = self._features(data, spec, fs)
-            preds = self._predict(model, spec, data, feats, spec.name)
+            full = self.view.load(Ref(spec.name, target.eval_split, lang))
+            data = _head(full, target.max_eval_examples)
+            preds = self._predict(model, spec, data, self._features(data, spec, fs), spec.name)
             handler.write_predictions(
-                preds,
-                data.examples,
-                tmp
-                / "predictions"
-                / spec.name
-                / f"{target.eval_split}-{lang}.{'json' if spec.format == 'span_qa' else 'tsv'}",
+                preds, data.examples, out / "predictions" / spec.name / f"{target.eval_split}-{lang}.{suffix}"
             )
+            # A split without gold gets predictions and a "not computable" row, never a score against blanks.
             metrics = (
                 handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
             )
-            per_language[lang] = {"n": len(data.examples), "metrics": metrics, "source": data.source}
+            per_language[lang] = {"n": len(data.examples), "complete": len(data.examples) == len(full.examples),
+                                  "metrics": metrics, "source": data.source}  # fmt: skip
             rows += [
-                ResultRow(self.cfg.model.name, arm.name, spec.name, lang, m, seed, settings_key, target.eval_split, v, self.cfg.name, "target")
-                for m, v in metrics.items()
-            ]  # fmt: skip
-        self.timings["evaluate"] = self.timings.get("evaluate", 0.0) + time.perf_counter() - t0
-        summary = {
-            "arm": arm.name, "target": spec.name, "seed": seed, "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name,
-            "train": {"n": len(pt.train.examples), "source": pt.train.source}, "dev": {"n": len(pt.dev.examples), "source": pt.dev_source},
-            "report": asdict(report), "languages": per_language, "rows": [asdict(r) for r in rows],
-        }  # fmt: skip
-        stages.commit(tmp, folder, summary)
-        record_results(self.db_path, rows)
+                self._row(arm, spec, lang, m, seed, key, target.eval_split, v) for m, v in metrics.items()
+            ]
         self.echo(
-            f"[target] {arm.name} → {spec.name} seed {seed}: trained on {len(pt.train.examples)} ({pt.train.source.split('/')[-1]}), "
-            f"{report.steps} steps, best dev {report.best_score if report.best_score is not None else float('nan'):.1f}; "
+            f"[target] {arm.name} → {spec.name} seed {seed}: trained on {len(pt.train.examples)} ({pt.train.source}), "
+            f"{report.steps} steps, best dev {spec.metric} {report.best_score or float('nan'):.1f}; "
             f"evaluated {len(languages)} languages"
         )
-        return rows
+        summary = {"train": {"n": len(pt.train.examples), "source": pt.train.source},
+                   "dev": {"n": len(pt.dev.examples), "source": pt.dev_source},
+                   "report": asdict(report), "languages": per_language}  # fmt: skip
+        return rows, summary
 
-    # ------------------------------------------------------------------ driver
+    def _retrieval_target(self, spec, arm, encoder_dir, target, seed, index, key, out: Path):
+        from xstilts.retrieval.evaluate import (
+            bucc_layer_sweep,
+            evaluate_bucc,
+            evaluate_tatoeba,
+            tatoeba_layer_sweep,
+        )
+
+        if self.roots.xtreme is None:
+            raise ConfigError(f"targets.{index}: {spec.name} reads local XTREME files; set data.xtreme_dir")
+        encoder = self._new_model(encoder_dir, seed).encoder.to(self.accelerator.device)
+        settings = self.cfg.retrieval.settings()
+        evaluate, sweep = (
+            (evaluate_bucc, bucc_layer_sweep)
+            if spec.name == "bucc2018"
+            else (evaluate_tatoeba, tatoeba_layer_sweep)
+        )
+        rows, per_language = [], {}
+        for lang in self.retrieval_languages(spec, target, index):
+            result = evaluate(encoder, self.tokenizer, self.roots.xtreme, lang, settings, out / "predictions")
+            split = result.get("split", "test")
+            metrics = {m: result[m] for m in ("accuracy", "f1", "precision", "recall") if m in result}
+            if (
+                "dev_crossfit" in result
+            ):  # BUCC on dev only: the threshold-honest number next to the in-sample one
+                metrics["f1_crossfit"] = result["dev_crossfit"]["f1"]
+            rows += [self._row(arm, spec, lang, m, seed, key, split, v) for m, v in metrics.items()]
+            if self.cfg.retrieval.layer_sweep:
+                result["layer_sweep"] = sweep(
+                    encoder, self.tokenizer, self.roots.xtreme, lang, settings, self.cfg.retrieval.layer_sweep
+                )
+            per_language[lang] = result
+        self.echo(f"[target] {arm.name} → {spec.name} seed {seed}: {len(per_language)} languages, "
+                  f"layer {settings.record(encoder.config.num_hidden_layers)['layer']} ({settings.pooling} pooling)")  # fmt: skip
+        return rows, {
+            "languages": per_language,
+            "retrieval": settings.record(encoder.config.num_hidden_layers),
+        }
+
+    def retrieval_languages(self, spec: TaskSpec, target: TargetConfig, index: int) -> list[str]:
+        """Languages whose files exist (BUCC: dev, which tunes the threshold; Tatoeba: test)."""
+        split = "dev" if spec.name == "bucc2018" else "test"
+        assert spec.local is not None
+        template = spec.local.files[split]
+        have = [
+            lg for lg in spec.languages if (self.roots.xtreme / f"{template.format(lang=lg)}.{lg}").exists()
+        ]
+        if target.languages == "all":
+            if not have:
+                raise ConfigError(f"targets.{index}: no {spec.name} files under {self.roots.xtreme}")
+            return have
+        missing = [lg for lg in target.languages if lg not in have]
+        if missing:
+            raise ConfigError(
+                f"targets.{index}.languages: no {spec.name} data for {missing} under {self.roots.xtreme}"
+            )
+        return list(target.languages)
+
+    # ---------------------------------------------------------------- driver
     def describe(self) -> list[str]:
-        """The data each stage will use (sizes, sources), resolved before any compute."""
-        lines = [f"model {self.cfg.model.name}" + (f", first {self.cfg.model.num_layers} layers" if self.cfg.model.num_layers else "")
-                 + (", frozen word embeddings" if self.cfg.model.freeze_word_embeddings else "")
-                 + f"; seeds {self.cfg.seeds}"]  # fmt: skip
+        """What each stage will use (sizes, sources), resolved before any compute."""
+        m = self.cfg.model
+        lines = [f"model {m.name}" + (f", first {m.num_layers} layers" if m.num_layers else "")
+                 + (", frozen word embeddings" if m.freeze_word_embeddings else "") + f"; seeds {self.cfg.seeds}"]  # fmt: skip
         for arm in self.cfg.arms:
             if not arm.tasks:
                 lines.append(f"arm {arm.name}: no intermediate training (baseline)")
             for name in arm.tasks:
-                spec = self.registry.get(name)
-                over = DataRef(max_examples=arm.max_train_examples) if arm.max_train_examples else None
-                train, dev, dev_src = self.view.train_and_dev(
-                    spec, over, None, self._eval_examples(self.cfg.intermediate, arm.training)
-                )
+                n_eval = eval_examples(self.cfg.intermediate, arm.training)
+                over = DataRef(max_examples=arm.max_train_examples)
+                train, dev, dev_src = self.view.train_and_dev(self.registry.get(name), over, None, n_eval)
                 lines.append(
                     f"arm {arm.name}: {name} train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
                 )
         for i, t in enumerate(self.cfg.targets):
             spec = self.registry.get(t.task)
-            if spec.format != "retrieval":
-                train, dev, dev_src = self.view.train_and_dev(
-                    spec, t.train, t.dev, self._eval_examples(self.cfg.target_training, t.training)
-                )
+            if spec.format == "retrieval":
                 lines.append(
-                    f"target {t.task}: train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
+                    f"target {t.task}: no training; embed in {', '.join(self.retrieval_languages(spec, t, i))}"
                 )
+                continue
+            n_eval = eval_examples(self.cfg.target_training, t.training)
+            train, dev, dev_src = self.view.train_and_dev(spec, t.train, t.dev, n_eval)
+            lines.append(
+                f"target {t.task}: train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
+            )
             langs = self.view.eval_languages(
                 spec, t.eval_split, t.languages, t.gold_only, f"targets.{i}.languages"
             )
             sizes = [
-                min(
-                    len(self.view.load(Ref(spec.name, t.eval_split, lg)).examples),
-                    t.max_eval_examples or 10**9,
-                )
+                len(_head(self.view.load(Ref(spec.name, t.eval_split, lg)), t.max_eval_examples).examples)
                 for lg in langs
             ]
-            lines.append(
-                f"target {t.task}: evaluate {t.eval_split} in {len(langs)} languages: "
-                + " ".join(f"{lg}={n}" for lg, n in zip(langs, sizes, strict=True))
-            )
+            lines.append(f"target {t.task}: evaluate {t.eval_split} in {len(langs)} languages: "
+                         + " ".join(f"{lg}={n}" for lg, n in zip(langs, sizes, strict=True)))  # fmt: skip
         return lines
 
     def run(self) -> list[ResultRow]:
         for line in self.describe():
             self.echo(line)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        (self.run_dir / "config.yaml").write_text(
-            yaml.safe_dump(json.loads(self.cfg.model_dump_json()), sort_keys=False), encoding="utf-8"
-        )
-        record_run(self.db_path, self.cfg.name, json.loads(self.cfg.model_dump_json()), provenance())
+        config = json.loads(self.cfg.model_dump_json())
+        (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        record_run(self.db_path, self.cfg.name, config, provenance())
         rows: list[ResultRow] = []
         for seed in self.cfg.seeds:
             for arm in self.cfg.arms:
@@ -416,12 +507,12 @@ class Pipeline:
                 for i, target in enumerate(self.cfg.targets):
                     rows += self.target(arm, encoder_dir, target, seed, i)
         (self.run_dir / "metrics.json").write_text(
-            json.dumps([asdict(r) for r in rows], indent=1, default=str), encoding="utf-8"
+            json.dumps([asdict(r) for r in rows], indent=1), encoding="utf-8"
         )
         return rows
 
 
-def check_config(cfg: RunConfig, registry=None) -> None:
+def check_config(cfg: RunConfig, registry: TaskRegistry | None = None) -> None:
     """Unknown tasks and languages fail before any compute, naming the config field."""
     registry = registry or get_registry(tuple(str(p) for p in cfg.data.task_dirs))
     for i, arm in enumerate(cfg.arms):
@@ -467,9 +558,12 @@ def provenance() -> dict:
 
     try:
         rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
             cwd=Path(xstilts.__file__).parent,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         rev = None
     return {

@@ -11,6 +11,7 @@ from accelerate import Accelerator
 
 from xstilts.data.loading import DataRoots, load_split
 from xstilts.data.records import Answer, QAExample
+from xstilts.errors import ConfigError
 from xstilts.formats import get_format
 from xstilts.formats.base import FeatureSettings
 from xstilts.formats.span_qa import CLS, NO_CONTEXT
@@ -174,7 +175,7 @@ def test_features_are_arrow_storable(featurized):
 
 
 def test_settings_without_room_for_the_stride_fail_clearly(tok):
-    with pytest.raises(ValueError, match="doc_stride"):
+    with pytest.raises(ConfigError, match="doc_stride"):
         QA.featurize([qa("Paris.", "Paris")], tok, XQUAD, FeatureSettings(64, 48, 16))
 
 

