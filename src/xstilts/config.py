@@ -29,6 +29,7 @@ class ModelConfig(_Strict):
     revision: str | None = None
     num_layers: int | None = Field(None, ge=1, description="keep only the first N transformer layers")
     freeze_word_embeddings: bool = False
+    freeze_layers: int = Field(0, ge=0, description="also freeze all embeddings and the first N layers")
     head_pooling: Literal["cls", "mean"] = Field(
         "cls", description="sequence representation for pooled heads"
     )
@@ -62,6 +63,9 @@ class TrainingConfig(_Strict):
     """Overrides; ``None`` means 'inherit'."""
 
     learning_rate: float | None = Field(None, gt=0)
+    head_learning_rate: float | None = Field(
+        None, gt=0, description="the task heads' rate (default: learning_rate)"
+    )
     batch_size: int | None = Field(None, ge=1, description="effective batch size")
     per_device_batch_size: int | None = Field(None, ge=1)
     epochs: float | None = Field(None, gt=0)

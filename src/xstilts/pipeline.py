@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -77,6 +78,7 @@ def loop_settings(spec: TaskSpec, seed: int, *layers: TrainingConfig) -> tuple[L
     t = DEFAULT_TRAINING.merged(base, *layers)
     loop = LoopSettings(
         learning_rate=t.learning_rate,
+        head_learning_rate=t.head_learning_rate,
         batch_size=t.batch_size,
         per_device_batch_size=min(t.per_device_batch_size, t.batch_size),
         epochs=t.epochs,
@@ -108,6 +110,18 @@ def with_label_vocabulary(spec: TaskSpec, *splits: SplitData) -> TaskSpec:
     return spec.model_copy(update={"labels": label_vocabulary([e for s in splits for e in s.examples], spec)})
 
 
+MAJORITY = "majority_accuracy"  # reference row: always predicting the most frequent training label
+
+
+def majority_label(examples: list) -> str | None:
+    labels = Counter(e.label for e in examples if e.label is not None)
+    return labels.most_common(1)[0][0] if labels else None
+
+
+def majority_accuracy(label: str, examples: list) -> float:
+    return 100.0 * sum(e.label == label for e in examples) / len(examples)
+
+
 def _head(data: SplitData, n: int | None) -> SplitData:
     if not n or len(data.examples) <= n:
         return data
@@ -129,7 +143,9 @@ class Pipeline:
         self.db_path = self.run_dir / "results.sqlite"
         self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
         m = cfg.model
-        self.base_model = ModelSpec(m.name, m.num_layers, m.freeze_word_embeddings, m.revision, m.attention)
+        self.base_model = ModelSpec(
+            m.name, m.num_layers, m.freeze_word_embeddings, m.revision, m.freeze_layers, m.attention
+        )
         self.tokenizer = load_tokenizer(m.name)
         self.tok_fp = tokenizer_fingerprint(self.tokenizer)
 
@@ -202,9 +218,8 @@ class Pipeline:
         if encoder_dir is None:
             return MultiTaskModel(load_encoder(self.base_model, seed))
         # An intermediate checkpoint is already cut to num_layers; freezing must be re-applied.
-        return MultiTaskModel(
-            load_encoder(ModelSpec(str(encoder_dir), None, self.cfg.model.freeze_word_embeddings), seed)
-        )
+        spec = replace(self.base_model, name=str(encoder_dir), num_layers=None, revision=None)
+        return MultiTaskModel(load_encoder(spec, seed))
 
     def _add_head(self, model: MultiTaskModel, name: str, spec: TaskSpec) -> None:
         handler = get_format(spec.format)
@@ -370,6 +385,7 @@ class Pipeline:
         )
         rows, per_language = [], {}
         suffix = "json" if spec.format == "span_qa" else "tsv"
+        majority = majority_label(pt.train.examples) if spec.format == "classification" else None
         for lang in languages:
             full = self.view.load(Ref(spec.name, target.eval_split, lang))
             data = _head(full, target.max_eval_examples)
@@ -381,6 +397,8 @@ class Pipeline:
             metrics = (
                 handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
             )
+            if data.has_gold and majority is not None:
+                metrics[MAJORITY] = majority_accuracy(majority, data.examples)
             per_language[lang] = {"n": len(data.examples), "complete": len(data.examples) == len(full.examples),
                                   "metrics": metrics, "source": data.source}  # fmt: skip
             rows += [
@@ -459,7 +477,8 @@ class Pipeline:
         """What each stage will use (sizes, sources), resolved before any compute."""
         m = self.cfg.model
         lines = [f"model {m.name}" + (f", first {m.num_layers} layers" if m.num_layers else "")
-                 + (", frozen word embeddings" if m.freeze_word_embeddings else "") + f"; seeds {self.cfg.seeds}"]  # fmt: skip
+                 + (", frozen word embeddings" if m.freeze_word_embeddings else "")
+                 + (f", frozen embeddings + first {m.freeze_layers} layers" if m.freeze_layers else "") + f"; seeds {self.cfg.seeds}"]  # fmt: skip
         for arm in self.cfg.arms:
             if not arm.tasks:
                 lines.append(f"arm {arm.name}: no intermediate training (baseline)")

@@ -28,6 +28,17 @@ def _cells(rows: list[ResultRow], target: str) -> tuple[str | None, dict[tuple[s
     return metric, {k: mean(v) for k, v in values.items()}
 
 
+def _majority(rows: list[ResultRow], target: str, langs: list[str]) -> float | None:
+    """Average accuracy of always predicting the most frequent training label: what 'above chance' means."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.target == target and r.metric == "majority_accuracy" and r.value is not None:
+            values[r.language].append(r.value)
+    if not langs or any(lg not in values for lg in langs):
+        return None
+    return mean(mean(values[lg]) for lg in langs)
+
+
 def _fmt(value: float | None, base: float | None) -> str:
     if value is None:
         return "-"
@@ -65,5 +76,8 @@ def results_tables(rows: list[ResultRow], cfg: RunConfig) -> list[Table]:
             *(_fmt(averages[a.name], b if a.name != base else None) for a in cfg.arms),
             end_section=True,
         )
+        majority = _majority(rows, target.task, langs)
+        if majority is not None:
+            table.add_row("[dim]majority class[/]", *[f"[dim]{majority:.1f}[/]"] * len(cfg.arms))
         tables.append(table)
     return tables

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LoopSettings:
     learning_rate: float = 1e-5
+    head_learning_rate: float | None = None  # None: the encoder's rate (the reference recipe)
     batch_size: int = 32  # effective batch: per-device batch × accumulation × processes
     per_device_batch_size: int = 8
     epochs: float = 3.0
@@ -91,16 +92,31 @@ class TrainReport:
 
 
 def _optimizer(model: torch.nn.Module, s: LoopSettings, accelerator: Accelerator) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    """AdamW; no weight decay on biases and LayerNorms; heads may get their own (larger) learning rate."""
+    groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        is_head = name.startswith("heads.")
+        no_decay = p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name
+        groups.setdefault((is_head, no_decay), []).append(p)
+    head_lr = s.head_learning_rate or s.learning_rate
+    param_groups = [
+        {
+            "params": ps,
+            "weight_decay": 0.0 if no_decay else s.weight_decay,
+            "lr": head_lr if is_head else s.learning_rate,
+        }
+        for (is_head, no_decay), ps in sorted(groups.items())
+    ]
     # fused kernels on GPUs; on CPUs the multi-tensor (foreach) path, which torch only picks by itself for CUDA
     cuda = accelerator.device.type == "cuda"
     return torch.optim.AdamW(
-        groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=cuda or None, foreach=None if cuda else True
+        param_groups,
+        lr=s.learning_rate,
+        eps=s.adam_epsilon,
+        fused=cuda or None,
+        foreach=None if cuda else True,
     )
 
 
