@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
+# Tests never reach the Hugging Face hub. Set before anything imports huggingface_hub, which reads these once.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from xstilts.paths import shared_dir
+import pytest  # noqa: E402
+
+from xstilts.paths import shared_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -29,11 +33,3 @@ def xtreme_dir(shared: Path) -> Path:
 @pytest.fixture(scope="session")
 def intermediate_dir(shared: Path) -> Path:
     return shared / "intermediate"
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _offline_hub():
-    """Tests never reach the Hugging Face hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    yield

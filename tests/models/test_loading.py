@@ -61,3 +61,13 @@ def test_encoder_only_transfer(tmp_path):
     assert torch.allclose(want, got)
     fresh = MultiTaskModel(reloaded)
     assert len(fresh.heads) == 0
+
+
+def test_freeze_bottom_layers():
+    enc = load_encoder(ModelSpec("tiny", freeze_layers=1))
+    frozen = {n for n, p in enc.named_parameters() if not p.requires_grad}
+    assert all(n.startswith(("embeddings.", "encoder.layer.0.")) for n in frozen)
+    assert any(n.startswith("embeddings.position") for n in frozen) and any("layer.0." in n for n in frozen)
+    assert all(p.requires_grad for n, p in enc.named_parameters() if n.startswith("encoder.layer.1."))
+    with pytest.raises(ModelError, match="cannot freeze 3"):
+        load_encoder(ModelSpec("tiny", freeze_layers=3))

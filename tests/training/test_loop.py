@@ -81,3 +81,22 @@ def test_early_stopping_restores_best_state():
     model, report = run(steps=40, validate=validate)
     assert report.best_score == 0.9 and report.best_step == 10
     assert torch.equal(model.heads["toy"].out.weight, snapshots[1])
+
+
+def test_heads_can_take_their_own_learning_rate():
+    from xstilts.training.loop import _optimizer
+
+    model = MultiTaskModel(load_encoder(ModelSpec("tiny", freeze_word_embeddings=True), 0))
+    model.add_head("toy", get_format("classification").build_head(32, SPEC, 0.0, "mean"))
+    opt = _optimizer(
+        model,
+        LoopSettings(learning_rate=1e-4, head_learning_rate=1e-3, weight_decay=0.01),
+        Accelerator(cpu=True),
+    )
+    by_id = {id(p): g for g in opt.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert by_id[id(named["heads.toy.out.weight"])]["lr"] == 1e-3
+    assert by_id[id(named["encoder.encoder.layer.0.attention.self.query.weight"])]["lr"] == 1e-4
+    assert by_id[id(named["heads.toy.out.bias"])]["weight_decay"] == 0.0
+    assert by_id[id(named["heads.toy.out.weight"])]["weight_decay"] == 0.01
+    assert id(named["encoder.embeddings.word_embeddings.weight"]) not in by_id  # frozen: not optimised
