@@ -19,11 +19,13 @@ def cache_dir() -> Path:
 
 
 def shared_dir() -> Path | None:
-    """The workplace's shared sample data (``XSTILTS_SHARED_DIR``, else ``../shared`` next to the checkout)."""
-    candidates = []
+    """The workplace's shared sample data: ``XSTILTS_SHARED_DIR``, else a ``shared/`` folder next to the
+    checkout or next to any folder above it (so clones one level deeper still find it)."""
     if os.environ.get("XSTILTS_SHARED_DIR"):
-        candidates.append(Path(os.environ["XSTILTS_SHARED_DIR"]).expanduser())
-    candidates += [REPO_ROOT.parent / "shared", Path.cwd().parent / "shared"]
+        candidates = [Path(os.environ["XSTILTS_SHARED_DIR"]).expanduser()]
+    else:
+        starts = [REPO_ROOT, Path.cwd()]
+        candidates = [d / "shared" for start in starts for d in (start, *start.parents)]
     for c in candidates:
         if (c / "xtreme").is_dir() or (c / "intermediate").is_dir():
             return c.resolve()
