@@ -43,7 +43,7 @@ def run(
     """Run a configuration: intermediate arms × targets × seeds; prints the results table."""
     from xstilts.config import load_config
     from xstilts.pipeline import Pipeline
-    from xstilts.report.console import results_tables
+    from xstilts.report.console import results_tables, xtreme_scores
 
     _quiet_libraries(verbose)
     try:
@@ -54,6 +54,8 @@ def run(
         _fail(exc)
     for table in results_tables(rows, cfg):
         console.print(table)
+    for arm, text in xtreme_scores(rows, cfg).items():
+        console.print(f"XTREME score, {arm}: {text}", highlight=False)
     console.print(f"results: {pipeline.db_path}  (run folder {pipeline.run_dir})", highlight=False)
 
 

@@ -44,6 +44,7 @@ from xstilts.metrics.official import main_score
 from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel, save_encoder
 from xstilts.paths import default_intermediate_dir, default_xtreme_dir
+from xstilts.progress import bar
 from xstilts.results.db import ResultRow, record_results, record_run
 from xstilts.tasks.registry import TaskRegistry, get_registry
 from xstilts.tasks.spec import TaskSpec
@@ -131,7 +132,7 @@ def _head(data: SplitData, n: int | None) -> SplitData:
 class Pipeline:
     def __init__(self, cfg: RunConfig, echo=print):
         self.cfg = cfg
-        self.echo = echo
+        self._echo = echo
         self.registry = get_registry(tuple(str(p) for p in cfg.data.task_dirs))
         check_config(cfg, self.registry)
         self.roots = DataRoots(
@@ -148,6 +149,13 @@ class Pipeline:
         )
         self.tokenizer = load_tokenizer(m.name)
         self.tok_fp = tokenizer_fingerprint(self.tokenizer)
+
+    def echo(self, line: str) -> None:
+        """Tell the user, and keep the line in the run folder's ``run.log``."""
+        self._echo(line)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "run.log", "a", encoding="utf-8") as log_file:
+            log_file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
     # ---------------------------------------------------------------- keys
     def arm_key(self, arm: ArmConfig, seed: int | None) -> str:
@@ -379,31 +387,19 @@ class Pipeline:
         model = self._new_model(encoder_dir, seed)
         self._add_head(model, spec.name, spec)
         report = self._train(model, {spec.name: pt}, loop, f"{arm.name} → {spec.name} s{seed}")
-        handler = get_format(spec.format)
         languages = self.view.eval_languages(
             spec, target.eval_split, target.languages, target.gold_only, f"targets.{index}.languages"
         )
         rows, per_language = [], {}
-        suffix = "json" if spec.format == "span_qa" else "tsv"
         majority = majority_label(pt.train.examples) if spec.format == "classification" else None
-        for lang in languages:
-            full = self.view.load(Ref(spec.name, target.eval_split, lang))
-            data = _head(full, target.max_eval_examples)
-            preds = self._predict(model, spec, data, self._features(data, spec, fs), spec.name)
-            handler.write_predictions(
-                preds, data.examples, out / "predictions" / spec.name / f"{target.eval_split}-{lang}.{suffix}"
-            )
-            # A split without gold gets predictions and a "not computable" row, never a score against blanks.
-            metrics = (
-                handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
-            )
-            if data.has_gold and majority is not None:
-                metrics[MAJORITY] = majority_accuracy(majority, data.examples)
-            per_language[lang] = {"n": len(data.examples), "complete": len(data.examples) == len(full.examples),
-                                  "metrics": metrics, "source": data.source}  # fmt: skip
-            rows += [
-                self._row(arm, spec, lang, m, seed, key, target.eval_split, v) for m, v in metrics.items()
-            ]
+        with bar(f"evaluate {arm.name} → {spec.name}", len(languages)) as progress:
+            for lang in languages:
+                per_language[lang] = self._evaluate_language(model, spec, fs, target, lang, majority, out)
+                metrics = per_language[lang]["metrics"]
+                rows += [
+                    self._row(arm, spec, lang, m, seed, key, target.eval_split, v) for m, v in metrics.items()
+                ]
+                progress.update(1, info=lang)
         self.echo(
             f"[target] {arm.name} → {spec.name} seed {seed}: trained on {len(pt.train.examples)} ({pt.train.source}), "
             f"{report.steps} steps, best dev {spec.metric} {report.best_score or float('nan'):.1f}; "
@@ -413,6 +409,23 @@ class Pipeline:
                    "dev": {"n": len(pt.dev.examples), "source": pt.dev_source},
                    "report": asdict(report), "languages": per_language}  # fmt: skip
         return rows, summary
+
+    def _evaluate_language(self, model, spec, fs, target, lang, majority, out: Path) -> dict:
+        """Predict one language's evaluation split, write the submission file, score it when gold exists."""
+        handler = get_format(spec.format)
+        full = self.view.load(Ref(spec.name, target.eval_split, lang))
+        data = _head(full, target.max_eval_examples)
+        preds = self._predict(model, spec, data, self._features(data, spec, fs), spec.name)
+        suffix = "json" if spec.format == "span_qa" else "tsv"
+        handler.write_predictions(
+            preds, data.examples, out / "predictions" / spec.name / f"{target.eval_split}-{lang}.{suffix}"
+        )
+        # A split without gold gets predictions and a "not computable" row, never a score against blanks.
+        metrics = handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
+        if data.has_gold and majority is not None:
+            metrics[MAJORITY] = majority_accuracy(majority, data.examples)
+        complete = len(data.examples) == len(full.examples)
+        return {"n": len(data.examples), "complete": complete, "metrics": metrics, "source": data.source}
 
     def _retrieval_target(self, spec, arm, encoder_dir, target, seed, index, key, out: Path):
         from xstilts.retrieval.evaluate import (

@@ -81,3 +81,33 @@ def results_tables(rows: list[ResultRow], cfg: RunConfig) -> list[Table]:
             table.add_row("[dim]majority class[/]", *[f"[dim]{majority:.1f}[/]"] * len(cfg.arms))
         tables.append(table)
     return tables
+
+
+def xtreme_scores(rows: list[ResultRow], cfg: RunConfig) -> dict[str, str]:
+    """Per arm, the (partial) XTREME score over the XTREME targets the run evaluated (mean over seeds first)."""
+    from xstilts.metrics.xtreme_score import TASKS, task_score, xtreme_score_from_tasks
+
+    values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
+    splits: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if (
+            r.stage == "target"
+            and r.target in TASKS
+            and r.value is not None
+            and r.metric != "majority_accuracy"
+        ):
+            values[(r.arm, r.target, r.language, r.metric)].append(r.value)
+            splits[r.target].add(r.split)
+    out = {}
+    for arm in cfg.arms:
+        per_task: dict[str, dict[str, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
+        for (a, task, lang, metric), vs in values.items():
+            if a == arm.name:
+                per_task[task][lang][metric] = mean(vs)
+        if not per_task:
+            continue
+        score = xtreme_score_from_tasks([task_score(t, langs) for t, langs in per_task.items()])
+        not_test = sorted(t for t in per_task if splits[t] != {"test"})
+        note = f"; {', '.join(not_test)} scored on dev data" if not_test else ""
+        out[arm.name] = score.describe() + note
+    return out
