@@ -1,110 +1,143 @@
 """Training throughput of the xstilts loop against ``transformers.Trainer``, measured in the same process on the
-same model (embedded e5-small, first N layers, frozen word embeddings), data (XNLI-style sentence pairs from the
-sample) and hyper-parameters (lr, batch, warm-up, clipping, steps, seed).
+same model (embedded e5-small, first N layers, frozen word embeddings), data and hyper-parameters (lr, batch,
+warm-up, clipping, steps, seed), for three realistic length distributions:
 
-Trainer (a) pads every example to max_seq_length, as the example script ``run_xnli.py`` does by default;
-Trainer (b) uses its best settings: dynamic padding and ``group_by_length``.
+* ``xnli``: XNLI-style sentence pairs (MNLI sample + XNLI English dev), classification, max length 128;
+* ``squad``: SQuAD-style QA windows (``squad_v1`` sample, the English training data of XQuAD), span QA,
+  max length 384, doc stride 128;
+* ``panx``: PAN-X English sentences, tagging, max length 128.
 
-    python bench/train_throughput.py [--steps 40] [--layers 6] [--batch 16] [--json out.json]
+Trainer (a) pads every row to the max length, as the example scripts (``run_xnli.py``, ``run_qa.py``,
+XTREME's ``run_tag.py``) do by default; Trainer (b) uses its best settings: dynamic padding and
+``group_by_length``. Both get the very same model, head and loss (the format's own) behind Trainer's
+keyword interface.
+
+The contenders run in ``--rounds`` interleaved rounds (order rotated each round) and each keeps its best
+round, so a burst of other work on the machine does not decide the ratio. Figures: examples/s (feature rows:
+QA windows, tagging sentence windows), non-pad tokens/s, and xstilts ÷ Trainer.
+
+    python bench/train_throughput.py [--steps 24] [--rounds 2] [--layers 6] [--batch 16] [--quick] [--json out.json]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import time
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from common import data_roots, emit, figure, parser, quiet, target
 from torch import nn
 
-from xstilts.data.loading import DataRoots, load_split
+from xstilts.data.loading import load_split
 from xstilts.formats import get_format
 from xstilts.formats.base import FeatureSettings
 from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel
-from xstilts.paths import default_intermediate_dir, default_xtreme_dir
 from xstilts.tasks import get_registry
 from xstilts.training.loop import LoopSettings, TaskStream, train
 
+# name -> (head task, [(task, split) sources], max length)
+DISTRIBUTIONS = {
+    "xnli": ("xnli", [("mnli", "train"), ("xnli", "dev")], 128),
+    "squad": ("squad_v1", [("squad_v1", "train")], 384),
+    "panx": ("panx", [("panx", "train")], 128),
+}
+TARGET_COLUMNS = {"classification": ("labels",), "span_qa": ("start_positions", "end_positions"), "tagging": ("labels",)}  # fmt: skip
 
-def xnli_style_features(tokenizer, max_len: int) -> tuple[dict, object]:
-    """MNLI sample + XNLI English dev: real premise/hypothesis pairs with their natural length spread."""
+
+def load_features(name: str, tokenizer) -> tuple[dict, object]:
     reg = get_registry()
-    roots = DataRoots(default_xtreme_dir(), default_intermediate_dir())
-    spec = reg.get("xnli")
-    examples = load_split(reg.get("mnli"), "train", "en", roots).examples
-    examples += load_split(spec, "dev", "en", roots).examples
-    feats = get_format("classification").featurize(
-        examples, tokenizer, spec, FeatureSettings(max_seq_length=max_len)
-    )
-    return feats, spec
+    task, sources, max_len = DISTRIBUTIONS[name]
+    spec = reg.get(task)
+    examples = []
+    for source, split in sources:
+        examples += load_split(reg.get(source), split, "en", data_roots()).examples
+    settings = FeatureSettings(max_seq_length=max_len, doc_stride=128)
+    return get_format(spec.format).featurize(examples, tokenizer, spec, settings), spec
 
 
 def build_model(layers: int, spec, seed: int) -> MultiTaskModel:
     torch.manual_seed(seed)
     model = MultiTaskModel(load_encoder(ModelSpec("e5-small", layers, freeze_word_embeddings=True), seed))
-    model.add_head(
-        "xnli", get_format("classification").build_head(model.encoder.config.hidden_size, spec, 0.1, "cls")
-    )
+    hidden = model.encoder.config.hidden_size
+    model.add_head(spec.name, get_format(spec.format).build_head(hidden, spec, 0.1, "cls"))
     return model
 
 
 class TrainerAdapter(nn.Module):
-    """The very same model behind the (input_ids, attention_mask, labels) -> loss interface Trainer expects."""
+    """The very same model and loss behind the keyword interface Trainer expects (no ``**kwargs``, so Trainer
+    does not pass extra loss arguments)."""
 
-    def __init__(self, model: MultiTaskModel):
+    def __init__(self, model: MultiTaskModel, spec):
         super().__init__()
-        self.model = model
+        self.model, self.task, self.handler = model, spec.name, get_format(spec.format)
 
-    def forward(self, input_ids, attention_mask, labels=None):
-        logits = self.model("xnli", {"input_ids": input_ids, "attention_mask": attention_mask})
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return {"loss": loss, "logits": logits}
+    def forward(self, input_ids, attention_mask, labels=None, start_positions=None, end_positions=None):
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        extra = {"labels": labels, "start_positions": start_positions, "end_positions": end_positions}
+        batch |= {k: v for k, v in extra.items() if v is not None}
+        logits = self.model(self.task, batch)
+        return {"loss": self.handler.loss(logits, batch), "logits": logits}
 
 
-def run_xstilts(feats, spec, args) -> dict:
+def run_xstilts(feats, spec, args, steps: int, pad_id: int) -> dict:
     model = build_model(args.layers, spec, args.seed)
-    stream = TaskStream("xnli", get_format("classification"), feats, 1, args.batch, args.seed)
+    stream = TaskStream(spec.name, get_format(spec.format), feats, pad_id, args.batch, args.seed)
     settings = LoopSettings(
-        learning_rate=2e-5,
-        batch_size=args.batch,
-        per_device_batch_size=args.batch,
-        max_steps=args.steps,
-        seed=args.seed,
-    )
-    report = train(model, {"xnli": stream}, settings, Accelerator(cpu=True))
+        learning_rate=2e-5, batch_size=args.batch, per_device_batch_size=args.batch, max_steps=steps, seed=args.seed
+    )  # fmt: skip
+    report = train(model, {spec.name: stream}, settings, Accelerator(cpu=True))
     return {"seconds": report.seconds, "examples": report.examples_seen, "tokens": report.tokens_seen}
 
 
-def run_trainer(feats, spec, args, pad_to_max: bool) -> dict:
+def run_trainer(feats, spec, args, steps: int, max_len: int, pad_to_max: bool) -> dict:
+    """``pad_to_max``: rows padded once up front and stacked by ``default_data_collator`` (the example scripts'
+    ``pad_to_max_length``); otherwise the format's ``transformers`` collator pads each batch."""
     import datasets
-    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+    from transformers import (
+        DataCollatorForTokenClassification,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        default_data_collator,
+    )
 
     tokenizer = load_tokenizer("e5-small")
-    ds = datasets.Dataset.from_dict({"input_ids": feats["input_ids"], "labels": feats["labels"]})
+    targets = TARGET_COLUMNS[spec.format]
+    ds = datasets.Dataset.from_dict({"input_ids": feats["input_ids"], **{t: feats[t] for t in targets}})
     ds = ds.map(lambda r: {"attention_mask": [1] * len(r["input_ids"]), "length": len(r["input_ids"])})
     if pad_to_max:
-        ds = ds.map(lambda r: tokenizer.pad(r, padding="max_length", max_length=args.max_len))
-    seen = {"examples": 0, "tokens": 0}
 
-    collator = DataCollatorWithPadding(tokenizer)
+        def pad(r):
+            gap = max_len - len(r["input_ids"])
+            out = {"input_ids": r["input_ids"] + [tokenizer.pad_token_id] * gap, "attention_mask": r["attention_mask"] + [0] * gap}  # fmt: skip
+            if spec.format == "tagging":
+                out["labels"] = r["labels"] + [-100] * gap
+            return out
+
+        ds = ds.map(pad)
+        collator = default_data_collator
+    elif spec.format == "tagging":
+        collator = DataCollatorForTokenClassification(tokenizer)
+    else:
+        collator = DataCollatorWithPadding(tokenizer)
+    seen = {"examples": 0, "tokens": 0}
+    keep = ("input_ids", "attention_mask", *targets)
 
     def counting_collator(rows):
         seen["examples"] += len(rows)
         seen["tokens"] += sum(sum(r["attention_mask"]) for r in rows)
-        return collator([{k: r[k] for k in ("input_ids", "attention_mask", "labels")} for r in rows])
+        return collator([{k: r[k] for k in keep} for r in rows])
 
     targs = TrainingArguments(
         output_dir=str(Path(args.tmp) / "trainer"),
         per_device_train_batch_size=args.batch,
         learning_rate=2e-5,
-        warmup_ratio=0.1,
+        warmup_steps=0.1,  # transformers 5: a float in [0, 1) is a ratio of the total steps
         max_grad_norm=1.0,
         weight_decay=0.0,
-        max_steps=args.steps,
+        max_steps=steps,
         seed=args.seed,
         use_cpu=True,
         report_to=[],
@@ -115,46 +148,79 @@ def run_trainer(feats, spec, args, pad_to_max: bool) -> dict:
         train_sampling_strategy="random" if pad_to_max else "group_by_length",
         dataloader_num_workers=0,
     )
-    model = TrainerAdapter(build_model(args.layers, spec, args.seed))
+    model = TrainerAdapter(build_model(args.layers, spec, args.seed), spec)
     trainer = Trainer(model=model, args=targs, train_dataset=ds, data_collator=counting_collator)
     t0 = time.perf_counter()
     trainer.train()
     return {"seconds": time.perf_counter() - t0, **seen}
 
 
+def bench_distribution(name: str, tokenizer, args) -> dict:
+    feats, spec = load_features(name, tokenizer)
+    max_len = DISTRIBUTIONS[name][2]
+    steps = args.qa_steps if name == "squad" else args.steps
+    lengths = [len(x) for x in feats["input_ids"]]
+    pad = tokenizer.pad_token_id
+    contenders = {
+        "xstilts": lambda: run_xstilts(feats, spec, args, steps, pad),
+        "trainer_pad_max": lambda: run_trainer(feats, spec, args, steps, max_len, pad_to_max=True),
+        "trainer_dynamic_grouped": lambda: run_trainer(feats, spec, args, steps, max_len, pad_to_max=False),
+    }
+    # Warm-up (thread pools, allocator, first-call overheads) so no contender pays it alone.
+    run_xstilts(feats, spec, args, 2, pad)
+    rounds: dict[str, list[dict]] = {c: [] for c in contenders}
+    order = list(contenders)
+    for r in range(args.rounds):
+        for c in order[r % len(order) :] + order[: r % len(order)]:
+            res = contenders[c]()
+            res["examples_per_s"] = res["examples"] / res["seconds"]
+            res["tokens_per_s"] = res["tokens"] / res["seconds"]
+            rounds[c].append(res)
+            print(f"  {name} round {r + 1} {c:24s} {res['examples_per_s']:8.1f} ex/s {res['tokens_per_s']:8.0f} tok/s")
+    best = {c: max(rs, key=lambda x: x["examples_per_s"]) for c, rs in rounds.items()}
+    return {
+        "rows": len(lengths),
+        "mean_length": sum(lengths) / len(lengths),
+        "max_length": max_len,
+        "steps": steps,
+        "best": best,
+        "rounds": rounds,
+    }
+
+
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=40)
+    p = parser(__doc__)
+    p.add_argument("--steps", type=int, default=24, help="optimizer steps per contender (xnli, panx)")
+    p.add_argument("--qa-steps", type=int, default=16, help="optimizer steps per contender (squad windows)")
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; each contender keeps its best")
     p.add_argument("--layers", type=int, default=6)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--max-len", type=int, default=128)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--distributions", nargs="+", default=list(DISTRIBUTIONS), choices=list(DISTRIBUTIONS))
     p.add_argument("--tmp", default="/tmp/xstilts-bench")
-    p.add_argument("--json", type=Path)
     args = p.parse_args()
-    os.environ.setdefault("XSTILTS_QUIET", "1")
+    if args.quick:
+        args.steps, args.qa_steps, args.rounds = 8, 4, 1
+    quiet()
     tokenizer = load_tokenizer("e5-small")
-    feats, spec = xnli_style_features(tokenizer, args.max_len)
-    # Warm-up (thread pools, allocator, first-call overheads) so no contender pays it alone.
-    run_xstilts(feats, spec, argparse.Namespace(**{**vars(args), "steps": 2}))
-    results = {
-        "xstilts": run_xstilts(feats, spec, args),
-        "trainer_pad_max": run_trainer(feats, spec, args, pad_to_max=True),
-        "trainer_dynamic_grouped": run_trainer(feats, spec, args, pad_to_max=False),
-    }
-    for r in results.values():
-        r["examples_per_s"] = r["examples"] / r["seconds"]
-        r["tokens_per_s"] = r["tokens"] / r["seconds"]
-    base = results["xstilts"]["examples_per_s"]
-    print(f"{'runner':26s} {'examples/s':>11s} {'non-pad tok/s':>14s} {'xstilts ×':>10s}")
-    for name, r in results.items():
-        print(
-            f"{name:26s} {r['examples_per_s']:11.1f} {r['tokens_per_s']:14.0f} {base / r['examples_per_s']:10.2f}"
-        )
-    if args.json:
-        args.json.write_text(
-            json.dumps({"settings": vars(args) | {"json": str(args.json)}, "results": results}, indent=2)
-        )
+    results = {name: bench_distribution(name, tokenizer, args) for name in args.distributions}
+
+    figures, targets = [], []
+    print(f"\n{'distribution':12s} {'runner':24s} {'examples/s':>11s} {'non-pad tok/s':>14s} {'xstilts ×':>10s}")
+    for name, res in results.items():
+        best = res["best"]
+        base = best["xstilts"]["examples_per_s"]
+        for runner, r in best.items():
+            ratio = base / r["examples_per_s"]
+            print(f"{name:12s} {runner:24s} {r['examples_per_s']:11.1f} {r['tokens_per_s']:14.0f} {ratio:10.2f}")
+            figures.append(figure(f"train {name} {runner} examples/s", r["examples_per_s"], "ex/s"))
+            figures.append(figure(f"train {name} {runner} non-pad tokens/s", r["tokens_per_s"], "tok/s"))
+        for runner, label in (("trainer_pad_max", "Trainer (a)"), ("trainer_dynamic_grouped", "Trainer (b)")):
+            ratio = base / best[runner]["examples_per_s"]
+            figures.append(figure(f"train {name} xstilts ÷ {label}", ratio, "×"))
+            if name == "xnli":
+                threshold = 1.5 if runner == "trainer_pad_max" else 1.1
+                targets.append(target(f"train xnli xstilts ÷ {label} (examples/s)", ratio, threshold, "×"))
+    emit("train_throughput", args, figures, targets, results)
 
 
 if __name__ == "__main__":

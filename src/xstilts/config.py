@@ -79,6 +79,9 @@ class TrainingConfig(_Strict):
     eval_every: int | None = Field(None, ge=1, description="optimizer steps between validations")
     eval_examples: int | None = Field(None, ge=1, description="English dev examples used for validation")
     patience: int | None = Field(None, ge=1)
+    checkpoint_every: int | None = Field(
+        None, ge=1, description="optimizer steps between resumable checkpoints (a killed stage resumes there)"
+    )
 
     def merged(self, *others: TrainingConfig) -> TrainingConfig:
         """self, overridden by each of ``others`` in turn (later wins)."""
@@ -98,6 +101,7 @@ DEFAULT_TRAINING = TrainingConfig(
     eval_every=1000,
     eval_examples=500,
     patience=30,
+    checkpoint_every=500,
 )
 
 

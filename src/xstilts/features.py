@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from xstilts import faults
 from xstilts.data.records import SplitData
 from xstilts.formats import get_format
 from xstilts.formats.base import Features, FeatureSettings
@@ -81,5 +82,6 @@ def featurize(
     if path.exists():
         return _read(path), True
     features = get_format(spec.format).featurize(data.examples, tokenizer, spec, settings)
+    faults.point("tokenize")
     _write_atomic(pa.table(features), path)
     return features, False

@@ -22,7 +22,7 @@ import yaml
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
-from xstilts import stages
+from xstilts import faults, stages
 from xstilts.config import (
     DEFAULT_TRAINING,
     ArmConfig,
@@ -90,6 +90,7 @@ def loop_settings(spec: TaskSpec, seed: int, *layers: TrainingConfig) -> tuple[L
         eval_every=t.eval_every,
         patience=t.patience,
         seed=seed,
+        checkpoint_every=t.checkpoint_every,
     )
     features = FeatureSettings(
         max_seq_length=t.max_seq_length, doc_stride=t.doc_stride, max_query_length=t.max_query_length,
@@ -259,7 +260,12 @@ class Pipeline:
         return sum(main_score(tasks[n].spec.metric, m) for n, m in scores.items()) / len(scores)
 
     def _train(
-        self, model: MultiTaskModel, tasks: dict[str, PhaseTask], loop: LoopSettings, label: str
+        self,
+        model: MultiTaskModel,
+        tasks: dict[str, PhaseTask],
+        loop: LoopSettings,
+        label: str,
+        checkpoint_dir: Path | None = None,
     ) -> TrainReport:
         acc = self.accelerator
         streams = {
@@ -275,18 +281,29 @@ class Pipeline:
             )  # fmt: skip
             for name, pt in tasks.items()
         }
-        return train(model, streams, loop, acc, lambda m: self._validation_score(m, tasks), label)
+        return train(
+            model, streams, loop, acc, lambda m: self._validation_score(m, tasks), label,
+            checkpoint_dir=checkpoint_dir, checkpoint_every=loop.checkpoint_every,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- phase 1
+    def intermediate_folder(self, arm: ArmConfig, seed: int) -> Path:
+        return self.run_dir / "intermediate" / f"{arm.name}-s{seed}-{self.arm_key(arm, seed)}"
+
     def intermediate(self, arm: ArmConfig, seed: int) -> Path | None:
         """Train the arm's intermediate task(s); returns the encoder folder (None for the baseline)."""
         if not arm.tasks:
             return None
-        key = self.arm_key(arm, seed)
-        folder = self.run_dir / "intermediate" / f"{arm.name}-s{seed}-{key}"
-        if stages.is_done(folder):
-            self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier")
-            return folder / "encoder"
+        folder = self.intermediate_folder(arm, seed)
+        with stages.claim(folder) as work:
+            if work is None:
+                self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier")
+                return folder / "encoder"
+            rows = self._train_intermediate(arm, seed, folder, work)
+        record_results(self.db_path, rows)
+        return folder / "encoder"
+
+    def _train_intermediate(self, arm: ArmConfig, seed: int, folder: Path, work: Path) -> list[ResultRow]:
         loop, _ = loop_settings(self.registry.get(arm.tasks[0]), seed, self.cfg.intermediate, arm.training)
         loop.sampler, loop.sampler_options, loop.examples_cap = (
             arm.sampler,
@@ -302,12 +319,11 @@ class Pipeline:
         model = self._new_model(None, seed)
         for name, pt in tasks.items():
             self._add_head(model, name, pt.spec)
-        report = self._train(model, tasks, loop, f"intermediate {arm.name} s{seed}")
+        report = self._train(model, tasks, loop, f"intermediate {arm.name} s{seed}", work / "checkpoint")
         dev_metrics = self._dev_scores(model, tasks)
 
-        tmp = stages.begin(folder)
-        save_encoder(model.encoder, tmp / "encoder")
-        self.tokenizer.save_pretrained(tmp / "encoder")
+        save_encoder(model.encoder, work / "encoder")
+        self.tokenizer.save_pretrained(work / "encoder")
         rows = [
             ResultRow(self.cfg.model.name, arm.name, name, "en", metric, seed, self.arm_key(arm, None),
                       "intermediate-dev", value, self.cfg.name, "intermediate")
@@ -316,12 +332,12 @@ class Pipeline:
         ]  # fmt: skip
         data = {
             n: {"train": len(pt.train.examples), "train_source": pt.train.source, "dev": len(pt.dev.examples),
-                "dev_source": pt.dev_source, "labels": list(pt.spec.labels)}
+                "dev_source": pt.dev_source, "labels": list(pt.spec.labels), "checksum": pt.train.checksum}
             for n, pt in tasks.items()
         }  # fmt: skip
-        stages.commit(tmp, folder, {"arm": arm.name, "seed": seed, "report": asdict(report),
-                                    "dev_metrics": dev_metrics, "data": data, "rows": [asdict(r) for r in rows]})  # fmt: skip
-        record_results(self.db_path, rows)
+        stages.commit(work, folder, {"arm": arm.name, "seed": seed, "report": asdict(report),
+                                     "dev_metrics": dev_metrics, "data": data, "rows": [asdict(r) for r in rows],
+                                     "provenance": provenance()})  # fmt: skip
         dev_text = ", ".join(
             f"{n} {tasks[n].spec.metric} {main_score(tasks[n].spec.metric, m):.1f}"
             for n, m in dev_metrics.items()
@@ -330,7 +346,7 @@ class Pipeline:
             f"[intermediate] {arm.name} seed {seed}: {report.steps} steps, {report.examples_seen} examples in "
             f"{report.seconds:.0f}s; dev {dev_text}"
         )
-        return folder / "encoder"
+        return rows
 
     # ---------------------------------------------------------------- phase 2
     def target(
@@ -338,28 +354,33 @@ class Pipeline:
     ) -> list[ResultRow]:
         spec = self.registry.get(target.task)
         key = self.target_key(arm, target)
-        folder = (
+        folder = self.target_folder(arm, encoder_dir, target, seed)
+        with stages.claim(folder) as work:
+            if work is None:
+                rows = [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
+                self.echo(f"[target] {arm.name} → {target.task} seed {seed}: done earlier")
+            else:
+                run = self._retrieval_target if spec.format == "retrieval" else self._trained_target
+                rows, summary = run(spec, arm, encoder_dir, target, seed, index, key, work)
+                summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
+                            "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name,
+                            "provenance": provenance()}  # fmt: skip
+                stages.commit(work, folder, summary)
+        # idempotent: a crash between the commit and this write loses nothing, the re-run writes it
+        record_results(self.db_path, rows)
+        return rows
+
+    def target_folder(
+        self, arm: ArmConfig, encoder_dir: Path | None, target: TargetConfig, seed: int
+    ) -> Path:
+        key = self.target_key(arm, target)
+        return (
             self.run_dir
             / "targets"
             / arm.name
             / target.task
             / f"s{seed}-{stable_hash([key, seed, str(encoder_dir)])}"
         )
-        if stages.is_done(folder):
-            rows = [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
-            record_results(
-                self.db_path, rows
-            )  # idempotent: nothing lost if a crash hit between commit and write
-            self.echo(f"[target] {arm.name} → {target.task} seed {seed}: done earlier")
-            return rows
-        tmp = stages.begin(folder)
-        run = self._retrieval_target if spec.format == "retrieval" else self._trained_target
-        rows, summary = run(spec, arm, encoder_dir, target, seed, index, key, tmp)
-        summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
-                    "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name}  # fmt: skip
-        stages.commit(tmp, folder, summary)
-        record_results(self.db_path, rows)
-        return rows
 
     def _row(
         self, arm: ArmConfig, spec: TaskSpec, lang: str, metric: str, seed: int, key: str, split: str, value
@@ -386,7 +407,9 @@ class Pipeline:
         spec = pt.spec
         model = self._new_model(encoder_dir, seed)
         self._add_head(model, spec.name, spec)
-        report = self._train(model, {spec.name: pt}, loop, f"{arm.name} → {spec.name} s{seed}")
+        report = self._train(
+            model, {spec.name: pt}, loop, f"{arm.name} → {spec.name} s{seed}", out / "checkpoint"
+        )
         languages = self.view.eval_languages(
             spec, target.eval_split, target.languages, target.gold_only, f"targets.{index}.languages"
         )
@@ -424,6 +447,7 @@ class Pipeline:
         metrics = handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
         if data.has_gold and majority is not None:
             metrics[MAJORITY] = majority_accuracy(majority, data.examples)
+        faults.point("evaluate")
         complete = len(data.examples) == len(full.examples)
         return {"n": len(data.examples), "complete": complete, "metrics": metrics, "source": data.source}
 

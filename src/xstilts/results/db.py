@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from xstilts import faults
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -99,6 +101,7 @@ def record_results(path: Path, rows: Iterable[ResultRow]) -> int:
                 for r in rows
             ],
         )
+        faults.point("record")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
