@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/xstilts run configs/demo.yaml
+	$(BIN)/xstilts report configs/demo.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

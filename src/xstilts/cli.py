@@ -109,6 +109,105 @@ def export(
 
 
 @app.command()
+def report(
+    run: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RUN_DIR_OR_CONFIG",
+            help="a run folder (output_dir/<name>) or the run's configuration YAML",
+        ),
+    ],
+    out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
+) -> None:
+    """Write the analysis report of a run: Markdown, self-contained HTML, figures (PNG/PDF), tables (CSV/LaTeX)."""
+    from xstilts.config import load_config
+    from xstilts.report.write import write_report
+
+    try:
+        run_dir = load_config(run).run_dir if run.is_file() and run.suffix in (".yaml", ".yml") else run
+        if not run_dir.is_dir():
+            raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
+        paths = write_report(run_dir, out)
+    except XstiltsError as exc:
+        _fail(exc)
+    console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
+    console.print(f"html (self-contained): {paths['html']}", highlight=False, soft_wrap=True)
+    console.print(f"figures and tables: {paths['markdown'].parent}", highlight=False, soft_wrap=True)
+
+
+def _load_pipeline(config: Path, plan_only: bool = False):
+    from xstilts.config import load_config
+    from xstilts.pipeline import Pipeline
+
+    return Pipeline(load_config(config), echo=lambda s: None, plan_only=plan_only)
+
+
+@app.command()
+def plan(
+    config: Annotated[Path, typer.Argument(help="run / grid configuration YAML")],
+    estimate: Annotated[
+        bool, typer.Option(help="measure this machine's throughput and estimate cost")
+    ] = True,
+) -> None:
+    """Print the stage graph: stages per kind, done / interrupted / to do, sharing, estimated compute."""
+    from xstilts.grid.plan import make_plan
+
+    _quiet_libraries(False)
+    try:
+        pipe = _load_pipeline(config, plan_only=True)
+        result = make_plan(pipe, measure=estimate)
+    except XstiltsError as exc:
+        _fail(exc)
+    cfg = pipe.cfg
+    console.print(f"{config}: model {cfg.model.name}; {len(cfg.arms)} arms × {len(cfg.targets)} targets × "
+                  f"{len(cfg.seeds)} seeds; executor {cfg.executor.kind}", highlight=False)  # fmt: skip
+    if pipe.tokenizer is None:
+        console.print(f"(model {cfg.model.name} is not available here: done-status cannot be checked)")
+    for line in result.lines():
+        console.print(line, highlight=False)
+
+
+@app.command()
+def status(config: Annotated[Path, typer.Argument(help="run / grid configuration YAML")]) -> None:
+    """Progress of a run: every stage with its state (done, running, interrupted, to do)."""
+    from xstilts.grid.graph import build_graph, counts
+
+    try:
+        graph = build_graph(_load_pipeline(config))
+    except XstiltsError as exc:
+        _fail(exc)
+    table = Table("stage", "state")
+    for s in graph:
+        state = "done" if s.done else "running" if s.running else "interrupted" if s.started else "to do"
+        table.add_row(s.id, state)
+    console.print(table)
+    for kind, c in counts(graph).items():
+        console.print(f"{kind}: {c['done']}/{c['total']} done", highlight=False)
+
+
+@app.command()
+def results(
+    config: Annotated[Path, typer.Argument(help="run / grid configuration YAML (or a run folder)")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="output file (default RUN_DIR/results.<format>)")] = None,
+) -> None:
+    """Export the results database as a tidy long table (one row per metric value, with its full key)."""
+    from xstilts.results.export import export_table
+
+    try:
+        if config.is_dir():
+            run_dir = config
+        else:
+            from xstilts.config import load_config
+
+            run_dir = load_config(config).run_dir
+        path = export_table(run_dir / "results.sqlite", fmt, out or run_dir / f"results.{fmt}")
+    except XstiltsError as exc:
+        _fail(exc)
+    console.print(f"{path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
 def tasks(
     group: Annotated[str | None, typer.Option(help="xtreme, general, biomedical or legal")] = None,
 ) -> None:
@@ -172,3 +271,7 @@ def main() -> None:  # pragma: no cover - console entry point
     except XstiltsError as exc:
         err_console.print(f"error: {exc}")
         sys.exit(2)
+
+
+if __name__ == "__main__":  # python -m xstilts.cli (subprocess tests, schedulers)
+    main()

@@ -150,6 +150,26 @@ class TargetConfig(_Strict):
     training: TrainingConfig = TrainingConfig()
 
 
+class ExecutorConfig(_Strict):
+    """Where stages run. The experiment file stays the same from a laptop to a cluster: only this block moves."""
+
+    kind: Literal["local", "ray", "slurm"] = "local"
+    workers: int = Field(1, ge=1, description="local: stages run at once (1 = in this process)")
+    cpus_per_stage: int = Field(1, ge=1)
+    gpus_per_stage: int = Field(0, ge=0)
+    retries: int = Field(1, ge=0, description="ray: re-run a stage whose worker died (it resumes)")
+    ray_address: str | None = Field(
+        None, description="ray: cluster address ('auto'); None = a local instance"
+    )
+    ray_num_cpus: int | None = Field(None, ge=1, description="ray: CPUs of a local instance")
+    slurm_cluster: Literal["slurm", "local", "debug"] = Field(
+        "slurm", description="submitit backend; local/debug run the same jobs on this machine (tests)"
+    )
+    slurm_partition: str | None = None
+    slurm_timeout_min: int = Field(240, ge=1)
+    slurm_array_parallelism: int = Field(64, ge=1)
+
+
 class RunConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     output_dir: Path = Path("runs")
@@ -161,6 +181,7 @@ class RunConfig(_Strict):
     target_training: TrainingConfig = TrainingConfig()
     retrieval: RetrievalConfig = RetrievalConfig()
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="baseline")], min_length=1)
+    executor: ExecutorConfig = ExecutorConfig()
     targets: list[TargetConfig] = Field(min_length=1)
 
     @field_validator("arms")

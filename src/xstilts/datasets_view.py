@@ -44,7 +44,7 @@ class DataView:
     def load(self, ref: Ref) -> SplitData:
         if ref not in self._cache:
             self._cache[ref] = load_split(
-                self.registry.get(ref.task), ref.split, ref.language, self.roots, self.prefer
+                self.registry.get(ref.task), ref.split, ref.language, self.roots, self.prefer, self.registry
             )
         return self._cache[ref]
 

@@ -3,6 +3,7 @@ them: data checksum, tokenizer fingerprint, format, label set and feature settin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,7 +24,23 @@ FEATURES_VERSION = 1  # bump when a featuriser changes its output for the same i
 
 
 def tokenizer_fingerprint(tokenizer) -> str:
-    """Hash of the full tokenizer pipeline (vocab, normaliser, pre-tokeniser, template) and special tokens."""
+    """Hash of the full tokenizer pipeline (vocab, normaliser, pre-tokeniser, template) and special tokens.
+
+    Serialising a 250k-piece vocabulary costs seconds, so the hash is remembered on the tokenizer object,
+    valid while its size (added tokens) stays the same.
+    """
+    memo = getattr(tokenizer, "_xstilts_fingerprint", None)
+    if memo is not None and memo[0] == len(tokenizer):
+        return memo[1]
+    fp = _fingerprint(tokenizer)
+    with contextlib.suppress(
+        AttributeError
+    ):  # a tokenizer refusing attributes is just hashed again next time
+        tokenizer._xstilts_fingerprint = (len(tokenizer), fp)
+    return fp
+
+
+def _fingerprint(tokenizer) -> str:
     pipeline = json.loads(tokenizer.backend_tokenizer.to_str())
     # Truncation/padding state is left behind by the last call, not part of the tokenizer: keep it out of the key.
     pipeline.pop("truncation", None)

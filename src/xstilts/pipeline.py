@@ -35,7 +35,7 @@ from xstilts.config import (
 from xstilts.data.loading import DataRoots
 from xstilts.data.records import SplitData
 from xstilts.datasets_view import DataView, Ref
-from xstilts.errors import ConfigError
+from xstilts.errors import ConfigError, ModelError, UnknownNameError, XstiltsError
 from xstilts.evaluation.predict import predict_logits
 from xstilts.features import featurize, tokenizer_fingerprint
 from xstilts.formats import get_format
@@ -46,6 +46,7 @@ from xstilts.models.task_model import MultiTaskModel, save_encoder
 from xstilts.paths import default_intermediate_dir, default_xtreme_dir
 from xstilts.progress import bar
 from xstilts.results.db import ResultRow, record_results, record_run
+from xstilts.tasks.mixtures import expand, mixtures
 from xstilts.tasks.registry import TaskRegistry, get_registry
 from xstilts.tasks.spec import TaskSpec
 from xstilts.training.loop import LoopSettings, TaskStream, TrainReport, train
@@ -131,10 +132,11 @@ def _head(data: SplitData, n: int | None) -> SplitData:
 
 
 class Pipeline:
-    def __init__(self, cfg: RunConfig, echo=print):
+    def __init__(self, cfg: RunConfig, echo=print, plan_only: bool = False):
         self.cfg = cfg
         self._echo = echo
         self.registry = get_registry(tuple(str(p) for p in cfg.data.task_dirs))
+        cfg = self.cfg = expand_mixtures(cfg)
         check_config(cfg, self.registry)
         self.roots = DataRoots(
             cfg.data.xtreme_dir or default_xtreme_dir(),
@@ -148,8 +150,14 @@ class Pipeline:
         self.base_model = ModelSpec(
             m.name, m.num_layers, m.freeze_word_embeddings, m.revision, m.freeze_layers, m.attention
         )
-        self.tokenizer = load_tokenizer(m.name)
-        self.tok_fp = tokenizer_fingerprint(self.tokenizer)
+        try:
+            self.tokenizer = load_tokenizer(m.name)
+            self.tok_fp = tokenizer_fingerprint(self.tokenizer)
+        except ModelError:
+            if not plan_only:
+                raise
+            # planning a grid for another machine (hub model, no internet): counts and costs, no done-status
+            self.tokenizer, self.tok_fp = None, f"unavailable:{m.name}"
 
     def echo(self, line: str) -> None:
         """Tell the user, and keep the line in the run folder's ``run.log``."""
@@ -286,7 +294,73 @@ class Pipeline:
             checkpoint_dir=checkpoint_dir, checkpoint_every=loop.checkpoint_every,
         )  # fmt: skip
 
+    # ---------------------------------------------------------------- prepare
+    def prepare_folder(self, task: str) -> Path:
+        return self.run_dir / "prepare" / f"{task}-{stable_hash([self._prepare_uses(task), self.tok_fp])}"
+
+    def _prepare_uses(self, task: str) -> list:
+        """Every (role, settings) under which the configuration tokenises ``task``: what its prepare stage does."""
+        uses = []
+        for arm in self.cfg.arms:
+            if task in arm.tasks:
+                uses.append(
+                    [
+                        "arm",
+                        arm.max_train_examples,
+                        self.cfg.intermediate.model_dump(),
+                        arm.training.model_dump(),
+                    ]
+                )
+        for target in self.cfg.targets:
+            if target.task == task:
+                uses.append(["target", target.model_dump(), self.cfg.target_training.model_dump()])
+        return uses
+
+    def task_spec(self, task_id: str) -> tuple[TaskSpec, str | None]:
+        """``mnli`` -> (mnli, None); a translated variant ``mnli_de`` -> (mnli, "de")."""
+        return self.registry.resolve_variant(task_id)
+
+    def task_data(self, task_id: str) -> tuple[TaskSpec, DataRef | None]:
+        """The spec of an arm's task id and the training data it names (a variant: its language's files)."""
+        spec, lang = self.task_spec(task_id)
+        return spec, DataRef(language=lang) if lang else None
+
+    def prepare(self, task: str) -> None:
+        """Tokenise every split ``task`` needs, once, into the shared feature cache (later stages hit it)."""
+        folder = self.prepare_folder(task)
+        spec, arm_ref = self.task_data(task)
+        with stages.claim(folder) as work:
+            if work is None:
+                return
+            built = []
+            seed = self.cfg.seeds[0]  # feature settings never depend on the seed
+            for arm in (a for a in self.cfg.arms if task in a.tasks):
+                _, fs = loop_settings(spec, seed, self.cfg.intermediate, arm.training)
+                pt = self._phase_task(spec, fs, arm_ref, None, arm.max_train_examples,
+                                      eval_examples(self.cfg.intermediate, arm.training))  # fmt: skip
+                built += [("train", pt.train.source, len(pt.train_features["input_ids"])),
+                          ("dev", pt.dev_source, len(pt.dev_features["input_ids"]))]  # fmt: skip
+            for i, target in enumerate(self.cfg.targets):
+                if target.task != task:
+                    continue
+                _, fs = loop_settings(spec, seed, self.cfg.target_training, target.training)
+                pt = self._phase_task(spec, fs, target.train, target.dev, None,
+                                      eval_examples(self.cfg.target_training, target.training))  # fmt: skip
+                built += [("train", pt.train.source, len(pt.train_features["input_ids"])),
+                          ("dev", pt.dev_source, len(pt.dev_features["input_ids"]))]  # fmt: skip
+                langs = self.view.eval_languages(spec, target.eval_split, target.languages, target.gold_only,
+                                                 f"targets.{i}.languages")  # fmt: skip
+                for lang in langs:
+                    _, data = self._eval_data(pt.spec, target, lang)
+                    built.append((f"{target.eval_split}-{lang}", data.source,
+                                  len(self._features(data, pt.spec, fs)["input_ids"])))  # fmt: skip
+            stages.commit(work, folder, {"task": task, "features": built})
+        self.echo(f"[prepare] {task}: tokenised {len(built)} splits")
+
     # ---------------------------------------------------------------- phase 1
+    def encoder_dir(self, arm: ArmConfig, seed: int) -> Path | None:
+        return self.intermediate_folder(arm, seed) / "encoder" if arm.tasks else None
+
     def intermediate_folder(self, arm: ArmConfig, seed: int) -> Path:
         return self.run_dir / "intermediate" / f"{arm.name}-s{seed}-{self.arm_key(arm, seed)}"
 
@@ -304,7 +378,7 @@ class Pipeline:
         return folder / "encoder"
 
     def _train_intermediate(self, arm: ArmConfig, seed: int, folder: Path, work: Path) -> list[ResultRow]:
-        loop, _ = loop_settings(self.registry.get(arm.tasks[0]), seed, self.cfg.intermediate, arm.training)
+        loop, _ = loop_settings(self.task_spec(arm.tasks[0])[0], seed, self.cfg.intermediate, arm.training)
         loop.sampler, loop.sampler_options, loop.examples_cap = (
             arm.sampler,
             arm.sampler_options,
@@ -313,9 +387,9 @@ class Pipeline:
         n_eval = eval_examples(self.cfg.intermediate, arm.training)
         tasks: dict[str, PhaseTask] = {}
         for name in arm.tasks:
-            spec = self.registry.get(name)
+            spec, train_ref = self.task_data(name)
             _, fs = loop_settings(spec, seed, self.cfg.intermediate, arm.training)
-            tasks[name] = self._phase_task(spec, fs, None, None, arm.max_train_examples, n_eval)
+            tasks[name] = self._phase_task(spec, fs, train_ref, None, arm.max_train_examples, n_eval)
         model = self._new_model(None, seed)
         for name, pt in tasks.items():
             self._add_head(model, name, pt.spec)
@@ -433,11 +507,15 @@ class Pipeline:
                    "report": asdict(report), "languages": per_language}  # fmt: skip
         return rows, summary
 
+    def _eval_data(self, spec: TaskSpec, target: TargetConfig, lang: str) -> tuple[SplitData, SplitData]:
+        """(full evaluation split, the part evaluated) of one language."""
+        full = self.view.load(Ref(spec.name, target.eval_split, lang))
+        return full, _head(full, target.max_eval_examples)
+
     def _evaluate_language(self, model, spec, fs, target, lang, majority, out: Path) -> dict:
         """Predict one language's evaluation split, write the submission file, score it when gold exists."""
         handler = get_format(spec.format)
-        full = self.view.load(Ref(spec.name, target.eval_split, lang))
-        data = _head(full, target.max_eval_examples)
+        full, data = self._eval_data(spec, target, lang)
         preds = self._predict(model, spec, data, self._features(data, spec, fs), spec.name)
         suffix = "json" if spec.format == "span_qa" else "tsv"
         handler.write_predictions(
@@ -521,8 +599,9 @@ class Pipeline:
                 lines.append(f"arm {arm.name}: no intermediate training (baseline)")
             for name in arm.tasks:
                 n_eval = eval_examples(self.cfg.intermediate, arm.training)
-                over = DataRef(max_examples=arm.max_train_examples)
-                train, dev, dev_src = self.view.train_and_dev(self.registry.get(name), over, None, n_eval)
+                spec, ref = self.task_data(name)
+                over = (ref or DataRef()).model_copy(update={"max_examples": arm.max_train_examples})
+                train, dev, dev_src = self.view.train_and_dev(spec, over, None, n_eval)
                 lines.append(
                     f"arm {arm.name}: {name} train {len(train.examples)} ({train.source}), dev {len(dev.examples)} ({dev_src})"
                 )
@@ -549,33 +628,84 @@ class Pipeline:
                          + " ".join(f"{lg}={n}" for lg, n in zip(langs, sizes, strict=True)))  # fmt: skip
         return lines
 
-    def run(self) -> list[ResultRow]:
+    def run(self, executor=None) -> list[ResultRow]:
+        """Run every stage that is not done yet (through ``executor``, default: the config's), then collect."""
+        from xstilts.grid.executors import make_executor
+        from xstilts.grid.graph import build_graph, counts, waves
+
         for line in self.describe():
             self.echo(line)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         config = json.loads(self.cfg.model_dump_json())
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         record_run(self.db_path, self.cfg.name, config, provenance())
-        rows: list[ResultRow] = []
-        for seed in self.cfg.seeds:
-            for arm in self.cfg.arms:
-                encoder_dir = self.intermediate(arm, seed)
-                for i, target in enumerate(self.cfg.targets):
-                    rows += self.target(arm, encoder_dir, target, seed, i)
+        graph = build_graph(self)
+        self.echo(
+            "stages: " + "; ".join(f"{k} {c['total']} ({c['done']} done)" for k, c in counts(graph).items())
+        )
+        todo = [[s for s in wave if not s.done] for wave in waves(graph)]
+        (executor or make_executor(self.cfg.executor)).run(self, [w for w in todo if w])
+        return self.collect(graph)
+
+    def collect(self, graph) -> list[ResultRow]:
+        """Every finished stage's rows into the database (idempotent) and ``metrics.json``; target rows returned."""
+        rows, missing = [], []
+        for stage in graph:
+            if stage.kind == "prepare":
+                continue
+            if not stage.done:
+                missing.append(stage.id)
+                continue
+            stage_rows = [ResultRow(**r) for r in stages.read_summary(stage.folder)["rows"]]
+            record_results(self.db_path, stage_rows)
+            rows += stage_rows if stage.kind == "target" else []
+        if missing:
+            raise XstiltsError(
+                f"{len(missing)} stages did not finish: {', '.join(missing[:5])}; re-run to resume"
+            )
         (self.run_dir / "metrics.json").write_text(
             json.dumps([asdict(r) for r in rows], indent=1), encoding="utf-8"
         )
         return rows
 
+    def run_stage(self, stage_id: str) -> None:
+        """Run one stage by id (``prepare:mnli``, ``intermediate:mnli:s1``, ``target:mnli:xnli:s1``)."""
+        kind, *parts = stage_id.split(":")
+        arms = {a.name: a for a in self.cfg.arms}
+        if kind == "prepare":
+            self.prepare(parts[0])
+        elif kind == "intermediate":
+            self.intermediate(arms[parts[0]], int(parts[1][1:]))
+        elif kind == "target":
+            arm, seed = arms[parts[0]], int(parts[2][1:])
+            index = next(i for i, t in enumerate(self.cfg.targets) if t.task == parts[1])
+            self.target(arm, self.encoder_dir(arm, seed), self.cfg.targets[index], seed, index)
+        else:
+            raise ValueError(f"unknown stage id {stage_id!r}")
+
 
 def check_config(cfg: RunConfig, registry: TaskRegistry | None = None) -> None:
     """Unknown tasks and languages fail before any compute, naming the config field."""
+    from xstilts.training.samplers import SAMPLERS
+
     registry = registry or get_registry(tuple(str(p) for p in cfg.data.task_dirs))
+    for field in ("xtreme_dir", "intermediate_dir"):
+        folder = getattr(cfg.data, field)
+        if folder is not None and not folder.is_dir():
+            raise ConfigError(f"data.{field}: {folder} is not a folder")
     for i, arm in enumerate(cfg.arms):
+        if arm.sampler not in SAMPLERS:
+            raise ConfigError(f"arms.{i}.sampler: {_unknown(arm.sampler, list(SAMPLERS), 'sampler')}")
         for j, task in enumerate(arm.tasks):
-            if task not in registry:
-                raise ConfigError(f"arms.{i}.tasks.{j}: {_unknown(task, registry.names())}")
-            if registry.get(task).format == "retrieval":
+            try:
+                spec, _ = registry.resolve_variant(task)
+            except UnknownNameError as exc:
+                if "language" in str(exc):
+                    raise ConfigError(f"arms.{i}.tasks.{j}: {exc}") from exc
+                raise ConfigError(
+                    f"arms.{i}.tasks.{j}: {_unknown(task, registry.names() + list(mixtures()))}"
+                ) from exc
+            if spec.format == "retrieval":
                 raise ConfigError(
                     f"arms.{i}.tasks.{j}: {task!r} is a retrieval task and cannot be trained on"
                 )
@@ -595,11 +725,17 @@ def check_config(cfg: RunConfig, registry: TaskRegistry | None = None) -> None:
                 raise ConfigError(f"targets.{i}.{key}.task: {_unknown(ref.task, registry.names())}")
 
 
-def _unknown(name: str, known: list[str]) -> str:
+def expand_mixtures(cfg: RunConfig) -> RunConfig:
+    """Arms naming a mixture (``general-all``) get its member tasks, before any key is hashed."""
+    arms = [a.model_copy(update={"tasks": expand(a.tasks)}) for a in cfg.arms]
+    return cfg.model_copy(update={"arms": arms})
+
+
+def _unknown(name: str, known: list[str], what: str = "task") -> str:
     import difflib
 
     close = difflib.get_close_matches(name, known, n=3)
-    return f"unknown task {name!r}" + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
+    return f"unknown {what} {name!r}" + (f"; did you mean {', '.join(map(repr, close))}?" if close else "")
 
 
 def provenance() -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from datasets import ClassLabel, Features, List, Value
 
-from xstilts.data.readers import get_hub_mapper, get_reader
+from xstilts.data.readers import get_derived_reader, get_hub_mapper, get_reader
 from xstilts.data.records import ChoiceExample, QAExample, TaggingExample, TextExample
 from xstilts.errors import DataError
 from xstilts.tasks.registry import BUILTIN_SPECS, load_spec
@@ -686,6 +686,8 @@ def test_spec_files_exist():
         "policyqa",
     }
     expected |= {"cuad", "casehold", "ledgar", "unfair_tos"}
+    expected |= {"mlm", "mlm_xtreme_text", "dapt_biomedical", "dapt_legal"}  # MLM / DAPT arms
+    expected |= {"anli_plus"}  # composite task (one NLI head over SNLI + MNLI + ANLI)
     assert names == expected
 
 
@@ -694,8 +696,14 @@ def test_spec_is_valid(path):
     spec = load_spec(path)
     assert spec.name == path.stem and spec.group == path.parent.name
     if spec.local is not None:
-        assert spec.local.root == "intermediate"
+        # MLM text may come from the XTREME folder (mlm_xtreme_text: sentences no evaluation reads)
+        assert spec.local.root == "intermediate" or spec.format == "mlm"
         get_reader(spec.local.reader)
+    if spec.derived is not None:
+        get_derived_reader(spec.derived.reader)
+    if spec.translated is not None:
+        get_reader(spec.translated.reader)
+        assert spec.translated.translation
     if spec.hub is not None:
         get_hub_mapper(spec.hub.mapper)
     if spec.format in ("classification",):

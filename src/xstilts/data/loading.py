@@ -6,15 +6,19 @@ Both paths yield the same record types, so everything downstream is source-agnos
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from xstilts.data.readers import get_hub_mapper, get_reader
+from xstilts.data.readers import get_derived_reader, get_hub_mapper, get_reader
 from xstilts.data.records import SplitData
 from xstilts.errors import DataError, XstiltsError
-from xstilts.tasks.spec import TaskSpec
+from xstilts.tasks.spec import LocalSource, TaskSpec
+
+if TYPE_CHECKING:
+    from xstilts.tasks.registry import TaskRegistry
 
 SourcePreference = Literal["auto", "local", "hub"]
 
@@ -28,7 +32,10 @@ class DataRoots:
 
     def root_for(self, spec: TaskSpec) -> Path | None:
         assert spec.local is not None
-        return self.xtreme if spec.local.root == "xtreme" else self.intermediate
+        return self.root_of(spec.local)
+
+    def root_of(self, source: LocalSource) -> Path | None:
+        return self.xtreme if source.root == "xtreme" else self.intermediate
 
 
 def file_checksum(*paths: Path) -> str:
@@ -41,21 +48,36 @@ def file_checksum(*paths: Path) -> str:
     return h.hexdigest()
 
 
+def is_translated(spec: TaskSpec, split: str, language: str) -> bool:
+    """Whether (split, language) is served by the spec's ``translated`` files (``mnli`` train in ``de``)."""
+    t = spec.translated
+    return t is not None and language in t.languages and split in t.files
+
+
+def local_source(spec: TaskSpec, split: str, language: str) -> LocalSource | None:
+    """The file source of (split, language): the translated files when they cover it, else ``local``."""
+    if is_translated(spec, split, language):
+        return spec.translated
+    return spec.local
+
+
 def local_path(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> Path | None:
     """The local file of (split, language), or None when the spec has no such template or root."""
-    if spec.local is None or split not in spec.local.files:
+    source = local_source(spec, split, language)
+    if source is None or split not in source.files:
         return None
-    root = roots.root_for(spec)
+    root = roots.root_of(source)
     if root is None:
         return None
-    return root / spec.local.files[split].format(lang=language)
+    return root / source.files[split].format(lang=language)
 
 
 def gold_path(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> Path | None:
-    if spec.local is None or split not in spec.local.gold:
+    source = local_source(spec, split, language)
+    if source is None or split not in source.gold:
         return None
-    root = roots.root_for(spec)
-    return None if root is None else root / spec.local.gold[split].format(lang=language)
+    root = roots.root_of(source)
+    return None if root is None else root / source.gold[split].format(lang=language)
 
 
 def local_languages(spec: TaskSpec, split: str, roots: DataRoots) -> list[str]:
@@ -89,11 +111,12 @@ def _hub_allowed() -> bool:
 
 def load_local(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> SplitData:
     path = local_path(spec, split, language, roots)
-    assert path is not None and spec.local is not None
+    source = local_source(spec, split, language)
+    assert path is not None and source is not None
     gold = gold_path(spec, split, language, roots)
     has_gold = gold is None or gold.exists()
-    read = get_reader(spec.local.reader)
-    options = spec.local.reader_options(split)
+    read = get_reader(source.reader)
+    options = source.reader_options(split)
     if spec.labels and spec.format in ("classification", "tagging"):
         options.setdefault("labels", list(spec.labels))
     examples = read(path, language=language, gold=gold if has_gold else None, **options)
@@ -143,13 +166,82 @@ def _has_label(example) -> bool:
     return True
 
 
-def load_split(
-    spec: TaskSpec, split: str, language: str, roots: DataRoots, prefer: SourcePreference = "auto"
+def load_derived(
+    spec: TaskSpec,
+    split: str,
+    language: str,
+    roots: DataRoots,
+    prefer: SourcePreference = "auto",
+    registry: TaskRegistry | None = None,
 ) -> SplitData:
-    """Examples of (task, split, language). ``auto``: the local file when present, else the hub when online."""
+    """A task built from other tasks' data (``derived``: DAPT text). The sources load through
+    :func:`load_split` with the same roots and preference, each in its own training language; the checksum
+    covers the reader, its options and every source's checksum."""
+    derived = spec.derived
+    assert derived is not None
+    if split not in derived.splits:
+        raise XstiltsError(f"task {spec.name!r} has no split {split!r} (it has {list(derived.splits)})")
+    if registry is None:
+        from xstilts.tasks.registry import get_registry
+
+        registry = get_registry()
+    sources: list[SplitData] = []
+
+    def load(task: str, source_split: str) -> SplitData:
+        src = registry.get(task)
+        if src.derived is not None:
+            raise XstiltsError(
+                f"task {spec.name!r}: source task {task!r} is itself derived; name original tasks"
+            )
+        data = load_split(src, source_split, src.train_language, roots, prefer, registry)
+        sources.append(data)
+        return data
+
+    options = derived.reader_options(split)
+    examples = get_derived_reader(derived.reader)(split=split, language=language, load=load, **options)
+    if not examples:
+        raise XstiltsError(f"task {spec.name!r}, split {split!r}: {derived.reader} yielded no examples")
+    blob = json.dumps(
+        [
+            derived.reader,
+            options,
+            [(s.task, s.split, s.language, s.checksum, len(s.examples)) for s in sources],
+        ],
+        sort_keys=True,
+        default=str,
+    )
+    origin = f"{derived.reader}(" + ", ".join(f"{s.task}/{s.split}/{s.language}" for s in sources) + ")"
+    return SplitData(
+        spec.name, split, language, examples, origin, hashlib.sha256(blob.encode()).hexdigest(), True
+    )
+
+
+def load_split(
+    spec: TaskSpec,
+    split: str,
+    language: str,
+    roots: DataRoots,
+    prefer: SourcePreference = "auto",
+    registry: TaskRegistry | None = None,
+) -> SplitData:
+    """Examples of (task, split, language). ``auto``: the local file when present, else the hub when online.
+
+    ``language`` may be one of the spec's ``translated`` languages (the variant ``mnli_de``): its translated
+    files are read, never the hub's original-language data. ``registry`` resolves the source tasks of a
+    ``derived`` task (default: the built-in registry plus ``XSTILTS_TASK_DIRS``).
+    """
+    if spec.derived is not None:
+        return load_derived(spec, split, language, roots, prefer, registry)
     path = local_path(spec, split, language, roots)
     if prefer != "hub" and path is not None and path.exists():
         return load_local(spec, split, language, roots)
+    if is_translated(spec, split, language):
+        assert spec.translated is not None
+        where = str(path) if path is not None else "a file under the data root"
+        raise XstiltsError(
+            f"task {spec.name!r}: no translated {split!r} data for language {language!r} at {where} "
+            f"({spec.translated.translation or 'translated files'}; they are never downloaded)"
+        )
     if spec.gated:
         where = str(path) if path is not None else "a local file (set data.intermediate_dir)"
         raise XstiltsError(

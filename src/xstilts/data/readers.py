@@ -13,6 +13,15 @@ A *hub mapper* turns one row of a Hugging Face ``datasets`` split into a record:
     @hub_mapper("xnli")
     def map_xnli(row: dict, *, index: int, language: str, origin: str) -> Example | list[Example]
 
+A *derived reader* builds records from other tasks' data instead of a file (DAPT text from the biomedical
+tasks)::
+
+    @derived_reader("task_text")
+    def task_text(*, split: str, language: str, load: Callable[[str, str], SplitData], **options) -> list
+
+``load(task_name, split)`` returns that task's split (in its own training language) through the same loading
+layer, so local files, the hub fallback and gating apply to the sources as to any task.
+
 Modules that define readers register them on import; :func:`get_reader` imports them all first.
 """
 
@@ -26,6 +35,7 @@ from xstilts.errors import UnknownNameError
 
 READERS: dict[str, Callable[..., Any]] = {}
 HUB_MAPPERS: dict[str, Callable[..., Any]] = {}
+DERIVED_READERS: dict[str, Callable[..., Any]] = {}
 
 # Modules holding @reader / @hub_mapper definitions; imported lazily so the registry has no import cycle.
 _READER_MODULES = ("xstilts.data.xtreme", "xstilts.data.intermediate")
@@ -46,6 +56,16 @@ def hub_mapper(name: str):
         if name in HUB_MAPPERS and HUB_MAPPERS[name] is not fn:
             raise ValueError(f"hub mapper {name!r} registered twice")
         HUB_MAPPERS[name] = fn
+        return fn
+
+    return register
+
+
+def derived_reader(name: str):
+    def register(fn):
+        if name in DERIVED_READERS and DERIVED_READERS[name] is not fn:
+            raise ValueError(f"derived reader {name!r} registered twice")
+        DERIVED_READERS[name] = fn
         return fn
 
     return register
@@ -72,3 +92,10 @@ def get_hub_mapper(name: str) -> Callable[..., Any]:
     if name not in HUB_MAPPERS:
         raise UnknownNameError("hub mapper", name, list(HUB_MAPPERS))
     return HUB_MAPPERS[name]
+
+
+def get_derived_reader(name: str) -> Callable[..., Any]:
+    _load_all()
+    if name not in DERIVED_READERS:
+        raise UnknownNameError("derived reader", name, list(DERIVED_READERS))
+    return DERIVED_READERS[name]

@@ -11,6 +11,7 @@ _HANDLERS: dict[str, str] = {
     "tagging": "xstilts.formats.tagging:TaggingFormat",
     "span_qa": "xstilts.formats.span_qa:SpanQAFormat",
     "multiple_choice": "xstilts.formats.multiple_choice:MultipleChoiceFormat",
+    "mlm": "xstilts.formats.mlm:MLMFormat",
 }
 
 

@@ -36,7 +36,9 @@ TOKEN_ACCURACY = "token_accuracy"
 MICRO_F1 = "micro_f1"
 MACRO_F1 = "macro_f1"
 EM_F1 = "em_f1"
-MAIN_METRICS = (ACCURACY, F1, MICRO_F1, MACRO_F1, TOKEN_ACCURACY, EM_F1)
+# Masked-token accuracy of the MLM / DAPT intermediate tasks (xstilts.formats.mlm), higher is better.
+MLM_ACCURACY = "mlm_accuracy"
+MAIN_METRICS = (ACCURACY, F1, MICRO_F1, MACRO_F1, TOKEN_ACCURACY, EM_F1, MLM_ACCURACY)
 
 
 class QaGold(NamedTuple):
@@ -79,7 +81,8 @@ def label_f1_scores(
 
 
 def main_score(metric: str, metrics: Mapping[str, float]) -> float:
-    """The one number a task is selected / early-stopped on. ``em_f1`` is the QA mean (F1 + EM) / 2."""
+    """The one number a task is selected / early-stopped on (higher is better for every one of them). ``em_f1``
+    is the QA mean (F1 + EM) / 2; the others, ``mlm_accuracy`` included, are read from ``metrics`` as they are."""
     if metric == EM_F1:
         return (metrics[F1] + metrics[EXACT_MATCH]) / 2
     return metrics[metric]

@@ -16,6 +16,10 @@ class MultiTaskModel(nn.Module):
         self.heads = nn.ModuleDict(heads or {})
 
     def add_head(self, task: str, head: nn.Module) -> None:
+        """Add a task head; a head with ``tie_to(encoder)`` (the MLM head) is first tied to this encoder."""
+        tie = getattr(head, "tie_to", None)
+        if callable(tie):
+            tie(self.encoder)
         self.heads[task] = head
 
     def forward(self, task: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -64,14 +64,18 @@ class TaskRegistry:
         return name in self._specs
 
     def resolve_variant(self, task_id: str) -> tuple[TaskSpec, str | None]:
-        """``xnli`` -> (spec, None); ``xnli_de`` -> (spec, "de"), checking the language is the task's."""
+        """``xnli`` -> (spec, None); ``xnli_de`` -> (spec, "de"), checking the language is the task's.
+
+        The language may be an official one or one the spec declares ``translated`` data for (``mnli_de``:
+        German XNLI-MT MNLI). Load the variant's data with ``load_split(spec, split, lang, roots)``.
+        """
         if task_id in self._specs:
             return self._specs[task_id], None
         base, _, lang = task_id.rpartition("_")
         if base in self._specs:
             spec = self._specs[base]
-            if lang not in spec.languages:
-                raise UnknownNameError(f"language of task {base!r}", lang, spec.languages)
+            if lang not in spec.variant_languages:
+                raise UnknownNameError(f"language of task {base!r}", lang, spec.variant_languages)
             return spec, lang
         raise UnknownNameError("task", task_id, list(self._specs))
 

@@ -1,6 +1,8 @@
 """The schema of a task entry. A task is data: format, where its files/hub splits are, labels, metric,
 domain group, licence, default hyper-parameters. Per-language variants (``xnli_de``) are generated from
-``languages`` and the file templates, never written out by hand.
+``languages`` and the file templates, never written out by hand; a ``translated`` block adds variants for the
+translated-data arm (``mnli_de``: German XNLI-MT training data), a ``derived`` block builds a task from other
+tasks' data (DAPT text).
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Format = Literal["classification", "tagging", "span_qa", "multiple_choice", "retrieval"]
+Format = Literal["classification", "tagging", "span_qa", "multiple_choice", "retrieval", "mlm"]
 Group = Literal["xtreme", "general", "biomedical", "legal"]
 Split = Literal["train", "dev", "test"]
+Metric = Literal["accuracy", "f1", "micro_f1", "macro_f1", "token_accuracy", "em_f1", "mlm_accuracy"]
 
 
 class _Strict(BaseModel):
@@ -27,6 +30,42 @@ class LocalSource(_Strict):
     reader: str = Field(description="name of a registered reader (xstilts.data.readers)")
     files: dict[Split, str] = Field(description="split -> path template")
     gold: dict[Split, str] = Field(default_factory=dict, description="split -> gold file template (labels/)")
+    options: dict[Split | Literal["all"], dict] = Field(
+        default_factory=dict, description="reader keyword options per split ('all' applies to every split)"
+    )
+
+    def reader_options(self, split: str) -> dict:
+        return {**self.options.get("all", {}), **self.options.get(split, {})}
+
+
+class TranslatedSource(LocalSource):
+    """(Machine-)translated copies of the task's data -- the *translated-data* arm (translate-train MNLI, SQuAD).
+
+    The same task in other languages: its flat variant id (``mnli_de``) resolves to (task, language) and loads
+    these files, tagged with that language. Every template must use ``{lang}``.
+    """
+
+    languages: tuple[str, ...] = Field(description="languages that have translated files")
+    translation: str = Field(default="", description="who translated it, how (provenance)")
+
+    @model_validator(mode="after")
+    def _templates_use_lang(self) -> TranslatedSource:
+        for split, template in self.files.items():
+            if "{lang}" not in template:
+                raise ValueError(
+                    f"translated file template for {split!r} must contain {{lang}}: {template!r}"
+                )
+        if not self.languages:
+            raise ValueError("translated data needs at least one language")
+        return self
+
+
+class DerivedSource(_Strict):
+    """Examples built from *other tasks'* data by a derived reader (``xstilts.data.readers.derived_reader``),
+    e.g. the DAPT corpora (``task_text``: the passages of the biomedical tasks). No files of its own."""
+
+    reader: str = Field(description="name of a registered derived reader")
+    splits: tuple[Split, ...] = Field(default=("train",), description="splits this task has")
     options: dict[Split | Literal["all"], dict] = Field(
         default_factory=dict, description="reader keyword options per split ('all' applies to every split)"
     )
@@ -66,8 +105,9 @@ class TaskSpec(_Strict):
     num_choices: int | None = None
     languages: tuple[str, ...] = Field(default=("en",), description="official evaluation languages")
     train_language: str = "en"
-    metric: Literal["accuracy", "f1", "micro_f1", "macro_f1", "token_accuracy", "em_f1"] = Field(
-        description="the metric a task is early-stopped and selected on; em_f1 = (F1 + EM) / 2 for QA"
+    metric: Metric = Field(
+        description="the metric a task is early-stopped and selected on; em_f1 = (F1 + EM) / 2 for QA; "
+        "mlm_accuracy = masked-token accuracy (MLM)"
     )
     negative_label: str | None = Field(
         default=None, description="classification: the 'no relation' class that micro F1 leaves out (DDI)"
@@ -78,6 +118,12 @@ class TaskSpec(_Strict):
     )
     local: LocalSource | None = None
     hub: HubSource | None = None
+    translated: TranslatedSource | None = Field(
+        default=None, description="translated copies in other languages (variant ids like mnli_de load them)"
+    )
+    derived: DerivedSource | None = Field(
+        default=None, description="examples built from other tasks' data (DAPT text); excludes local and hub"
+    )
     train_from: str | None = Field(
         default=None, description="take the training split from this other task (XNLI trains on MNLI)"
     )
@@ -93,13 +139,31 @@ class TaskSpec(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> TaskSpec:
-        if self.local is None and self.hub is None and self.train_from is None:
+        if self.local is None and self.hub is None and self.train_from is None and self.derived is None:
             raise ValueError(f"task {self.name!r} has neither local files nor a hub source")
+        if self.derived is not None and (self.local is not None or self.hub is not None):
+            raise ValueError(
+                f"task {self.name!r}: a derived task has no local files or hub source of its own"
+            )
+        if (self.format == "mlm") != (self.metric == "mlm_accuracy"):
+            raise ValueError(
+                f"task {self.name!r}: format mlm goes with metric mlm_accuracy, and only with it"
+            )
+        if self.translated is not None and self.train_language in self.translated.languages:
+            raise ValueError(
+                f"task {self.name!r}: translated languages must not include the original {self.train_language!r}"
+            )
         if self.gated and self.hub is not None:
             raise ValueError(f"task {self.name!r} is gated and must not declare a hub source")
         if self.format == "multiple_choice" and not self.num_choices:
             raise ValueError(f"multiple-choice task {self.name!r} needs num_choices")
         return self
+
+    @property
+    def variant_languages(self) -> tuple[str, ...]:
+        """Languages a flat variant id (``xnli_de``, ``mnli_de``) may name: official ones, then translated ones."""
+        extra = self.translated.languages if self.translated is not None else ()
+        return self.languages + tuple(lg for lg in extra if lg not in self.languages)
 
     def variant_id(self, language: str) -> str:
         """Flat per-language id (jiant style): ``xnli_de``."""

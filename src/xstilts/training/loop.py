@@ -89,6 +89,11 @@ class TaskStream:
             self._refill()
         idx = self._queue.pop(0)
         rows = [{k: col[i] for k, col in self.features.items()} for i in idx]
+        if getattr(self.handler, "stream_state", False):
+            # Formats with per-pass randomness (MLM dynamic masking) derive it from the stream's own state, so a
+            # run is reproducible and a resumed run draws what the uninterrupted one would have.
+            for row in rows:
+                row["stream_epoch"], row["stream_seed"] = self.epoch - 1, self.seed
         return self.handler.collate(rows, self.pad_id)
 
 

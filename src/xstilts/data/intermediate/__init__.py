@@ -4,4 +4,12 @@ row mappers for their Hugging Face copies. Importing this package registers them
 Readers accept the registry's ``gold`` argument but never use it: intermediate files carry their own labels.
 """
 
-from xstilts.data.intermediate import choice, classification, hub, qa, tagging  # noqa: F401  (registration)
+from xstilts.data.intermediate import (  # noqa: F401  (registration)
+    choice,
+    classification,
+    composite,
+    hub,
+    qa,
+    tagging,
+    text,
+)

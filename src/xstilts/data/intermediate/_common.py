@@ -15,6 +15,14 @@ logger = logging.getLogger("xstilts.data.intermediate")
 
 def read_text(path: Path) -> str:
     """The file decoded as UTF-8 (a BOM is dropped); bad bytes and empty files are DataErrors."""
+    text = decode_utf8(path)
+    if not text.strip():
+        raise DataError(path, "file is empty")
+    return text
+
+
+def decode_utf8(path: Path) -> str:
+    """The file decoded as UTF-8 (a BOM is dropped); unreadable files and bad bytes are DataErrors."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -26,8 +34,6 @@ def read_text(path: Path) -> str:
         raise DataError(
             path, f"not valid UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})", line=line
         ) from exc
-    if not text.strip():
-        raise DataError(path, "file is empty")
     return text
 
 

@@ -1,0 +1,72 @@
+"""The same grid through every executor — in-process, local worker processes, Ray (a local instance), Slurm
+(submitit's local backend) and two concurrent runs of one grid — gives the same results table."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from xstilts.config import load_config
+from xstilts.pipeline import Pipeline
+from xstilts.results.db import read_results
+
+from .conftest import write_grid
+
+ARMS = [{"name": "baseline"}, {"name": "mnli", "tasks": ["mnli"], "max_train_examples": 24}]
+
+
+def table(cfg_path):
+    cfg = load_config(cfg_path)
+    rows = read_results(cfg.run_dir / "results.sqlite")
+    keys = [(r.arm, r.target, r.language, r.metric, r.seed, r.split) for r in rows]
+    assert len(keys) == len(set(keys)), "duplicated rows"
+    return sorted(
+        (r.arm, r.target, r.language, r.metric, r.seed, r.value) for r in rows if r.stage == "target"
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reference")
+    path = write_grid(folder, ARMS, ["xnli"], [1])
+    Pipeline(load_config(path), echo=lambda s: None).run()
+    return table(path)
+
+
+@pytest.mark.parametrize(
+    "executor",
+    [
+        {"kind": "local", "workers": 2},
+        {"kind": "ray", "ray_num_cpus": 2},
+        {"kind": "slurm", "slurm_cluster": "local", "slurm_timeout_min": 10},
+    ],
+    ids=["local-workers", "ray", "slurm-submitit-local"],
+)
+def test_executor_gives_the_reference_results(tmp_path, reference, executor):
+    if executor["kind"] == "ray":
+        pytest.importorskip("ray")
+    path = write_grid(tmp_path, ARMS, ["xnli"], [1], executor=executor)
+    lines = []
+    Pipeline(load_config(path), echo=lines.append).run()
+    assert table(path) == reference
+    if executor["kind"] == "ray":
+        import ray
+
+        ray.shutdown()
+
+
+def test_two_concurrent_runs_of_one_grid(tmp_path, reference):
+    path = write_grid(tmp_path, ARMS, ["xnli"], [1])
+    env = {**os.environ, "XSTILTS_QUIET": "1"}
+    cmd = [sys.executable, "-m", "xstilts.cli", "run", str(path)]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    assert table(path) == reference
+    # every stage was built by exactly one of the two runs
+    config = yaml.safe_load(path.read_text())
+    assert config["name"] == "grid"
