@@ -100,3 +100,21 @@ def test_heads_can_take_their_own_learning_rate():
     assert by_id[id(named["heads.toy.out.bias"])]["weight_decay"] == 0.0
     assert by_id[id(named["heads.toy.out.weight"])]["weight_decay"] == 0.01
     assert id(named["encoder.embeddings.word_embeddings.weight"]) not in by_id  # frozen: not optimised
+
+
+def test_trained_models_are_not_kept_alive_by_the_accelerator():
+    """One pipeline trains many stages with one accelerator; each stage's model must be freed after it."""
+    import gc
+    import weakref
+
+    accelerator = Accelerator(cpu=True)
+    torch.manual_seed(0)
+    model = MultiTaskModel(load_encoder(ModelSpec("tiny", freeze_word_embeddings=True), 0))
+    model.add_head("toy", get_format("classification").build_head(32, SPEC, 0.0, "mean"))
+    stream = TaskStream("toy", get_format("classification"), toy_features(), pad_id=1, micro_batch=8, seed=0)
+    settings = LoopSettings(learning_rate=1e-3, batch_size=8, per_device_batch_size=8, max_steps=2)
+    train(model, {"toy": stream}, settings, accelerator)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None

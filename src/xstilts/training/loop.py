@@ -209,6 +209,7 @@ def train(
         bad_evals, elapsed = resumed["bad_evals"], resumed["seconds"]
         log.info("%s: resumed at step %d of %d", description, step, steps)
         if resumed["finished"]:
+            accelerator.free_memory()
             return TrainReport(step, best_step, best_score, history, elapsed, examples, tokens)
 
     def evaluate(step: int) -> bool:
@@ -267,4 +268,8 @@ def train(
         restore_parameters(unwrapped, best_state)
     snapshot(finished=True)
     seconds = elapsed + time.perf_counter() - start
+    # The accelerator keeps every prepared model and optimizer alive until told otherwise: one pipeline
+    # trains many stages with one accelerator, and without this each stage's model + AdamW state leaked
+    # (peak RSS 7.7 GB after seven targets of configs/targets.yaml).
+    accelerator.free_memory()
     return TrainReport(step, best_step, best_score, history, seconds, examples, tokens)
