@@ -6,8 +6,10 @@ every target per benchmark).
     python bench/run_all.py --render        # rebuild latest.md from latest.json
 
 ``--quick`` passes ``--quick`` to each benchmark (short settings, a few minutes each on 2 cores); ``--demo``
-adds the demo run to the memory benchmark (about 8 minutes). A benchmark that fails is reported and the
-others still run; the exit status is 1 if any failed.
+adds the demo run to the memory benchmark (about 8 minutes). Each benchmark's result is also kept in
+``bench/results/parts/<name>.json`` as soon as it finishes; ``--resume`` reuses those, so an interrupted run
+only repeats what is missing. A benchmark that fails is reported and the others still run; the exit status is
+1 if any failed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +26,11 @@ from common import BENCH_DIR, fmt, machine
 BENCHMARKS = ["train_throughput", "utilisation", "evaluation", "caching", "memory"]
 
 
-def run(name: str, args, tmp: Path) -> dict:
-    out = tmp / f"{name}.json"
+def run(name: str, args, parts: Path) -> dict:
+    out = parts / f"{name}.json"
+    if args.resume and out.exists():
+        print(f"\n### {name}: reusing {out}", flush=True)
+        return json.loads(out.read_text())
     cmd = [sys.executable, str(BENCH_DIR / f"{name}.py"), "--json", str(out)]
     cmd += ["--quick"] if args.quick else []
     cmd += ["--demo"] if args.demo and name == "memory" else []
@@ -39,6 +43,7 @@ def run(name: str, args, tmp: Path) -> dict:
         return {"benchmark": name, "error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}", "seconds": seconds}  # fmt: skip
     result = json.loads(out.read_text())
     result["seconds"] = seconds
+    out.write_text(json.dumps(result, indent=2, default=str))
     return result
 
 
@@ -99,6 +104,9 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS)
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     p.add_argument(
+        "--resume", action="store_true", help="reuse results/parts/<name>.json of an interrupted run"
+    )
+    p.add_argument(
         "--render", action="store_true", help="only rebuild latest.md (and figures) from latest.json"
     )
     args = p.parse_args()
@@ -106,10 +114,13 @@ def main() -> None:
         render(args.out)
         return
     summary = {"machine": machine(), "quick": args.quick, "demo": args.demo, "benchmarks": {}}
-    with tempfile.TemporaryDirectory(prefix="xstilts-bench-") as tmp:
-        for name in args.only:
-            summary["benchmarks"][name] = run(name, args, Path(tmp))
-    args.out.mkdir(parents=True, exist_ok=True)
+    parts = args.out / "parts"
+    if parts.exists() and not args.resume:
+        for old in parts.glob("*.json"):
+            old.unlink()
+    parts.mkdir(parents=True, exist_ok=True)
+    for name in args.only:
+        summary["benchmarks"][name] = run(name, args, parts)
     (args.out / "latest.json").write_text(json.dumps(summary, indent=2, default=str))
     (args.out / "latest.md").write_text(markdown(summary))
     print(f"\nwrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
