@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.xstilts-installed
 
-.PHONY: demo test lint bench clean-venv
+.PHONY: demo test lint bench clean-venv sample-study
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ bench: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The study on the sample data (configs/sample-study.yaml; ~1.5-2 h on 2 CPU cores): runs the grid, then writes
+# docs/results/sample-study.md with its figures and tables under docs/results/sample-study/.
+sample-study: $(STAMP)
+	$(BIN)/xstilts run configs/sample-study.yaml
+	$(BIN)/xstilts report configs/sample-study.yaml --out docs/results/sample-study --markdown docs/results/sample-study.md

@@ -74,7 +74,9 @@ def test_embedded_model_end_to_end_on_sample_data(tmp_path):
     assert {s["encoder"] for s in summaries} == {str(encoders[0].parent)}
     # the database holds one row per key, including the intermediate dev metric
     db_rows = read_results(run_dir / "results.sqlite")
-    assert any(r.stage == "intermediate" and r.target == "mnli" for r in db_rows)
+    intermediate = {r.metric: r.value for r in db_rows if r.stage == "intermediate" and r.target == "mnli"}
+    assert {"accuracy", "majority_accuracy"} <= set(intermediate)  # the floor the dev metric must beat
+    assert 0 < intermediate["majority_accuracy"] < 100
     assert len([r for r in db_rows if r.stage == "target"]) == len([r for r in rows if r.stage == "target"])
 
     # a second run does nothing new and duplicates nothing

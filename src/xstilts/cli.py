@@ -118,21 +118,34 @@ def report(
         ),
     ],
     out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="write the Markdown here instead (links point into the report folder)")
+    ] = None,
 ) -> None:
     """Write the analysis report of a run: Markdown, self-contained HTML, figures (PNG/PDF), tables (CSV/LaTeX)."""
-    from xstilts.config import load_config
     from xstilts.report.write import write_report
 
     try:
-        run_dir = load_config(run).run_dir if run.is_file() and run.suffix in (".yaml", ".yml") else run
+        run_dir = _run_dir(run)
         if not run_dir.is_dir():
             raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
-        paths = write_report(run_dir, out)
+        paths = write_report(run_dir, out, markdown=markdown)
     except XstiltsError as exc:
         _fail(exc)
     console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
     console.print(f"html (self-contained): {paths['html']}", highlight=False, soft_wrap=True)
-    console.print(f"figures and tables: {paths['markdown'].parent}", highlight=False, soft_wrap=True)
+    console.print(f"figures and tables: {paths['html'].parent}", highlight=False, soft_wrap=True)
+
+
+def _run_dir(path: Path) -> Path:
+    """A run folder as given, or the run folder of a configuration file."""
+    from xstilts.config import load_config
+
+    if path.is_dir():
+        return path
+    if path.suffix in (".yaml", ".yml"):
+        return load_config(path).run_dir
+    raise XstiltsError(f"{path}: neither a run folder nor a configuration file (.yaml)")
 
 
 def _load_pipeline(config: Path, plan_only: bool = False):
@@ -195,12 +208,7 @@ def results(
     from xstilts.results.export import export_table
 
     try:
-        if config.is_dir():
-            run_dir = config
-        else:
-            from xstilts.config import load_config
-
-            run_dir = load_config(config).run_dir
+        run_dir = _run_dir(config)
         path = export_table(run_dir / "results.sqlite", fmt, out or run_dir / f"results.{fmt}")
     except XstiltsError as exc:
         _fail(exc)

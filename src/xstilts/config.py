@@ -145,7 +145,11 @@ class TargetConfig(_Strict):
     train: DataRef = DataRef()
     dev: DataRef = DataRef()
     eval_split: Split = "test"
-    max_eval_examples: int | None = Field(None, ge=1, description="first N evaluation examples per language")
+    max_eval_examples: int | None = Field(
+        None,
+        ge=1,
+        description="first N evaluation examples per language (BUCC/Tatoeba: a smaller corpus, retrieval/subset.py)",
+    )
     gold_only: bool = Field(False, description="skip languages whose evaluation split has no gold labels")
     training: TrainingConfig = TrainingConfig()
 
@@ -170,6 +174,16 @@ class ExecutorConfig(_Strict):
     slurm_array_parallelism: int = Field(64, ge=1)
 
 
+class TrackingConfig(_Strict):
+    """Optional experiment tracking (xstilts.tracking): one tracker run per stage. Off by default."""
+
+    backends: list[Literal["tensorboard", "wandb", "mlflow"]] = Field(
+        default_factory=list, description="empty = no tracking"
+    )
+    project: str | None = Field(None, description="experiment / project name (default: the run's name)")
+    dir: Path | None = Field(None, description="local tracker files (default: <run dir>/tracking)")
+
+
 class RunConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     output_dir: Path = Path("runs")
@@ -182,6 +196,7 @@ class RunConfig(_Strict):
     retrieval: RetrievalConfig = RetrievalConfig()
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="baseline")], min_length=1)
     executor: ExecutorConfig = ExecutorConfig()
+    tracking: TrackingConfig = TrackingConfig()
     targets: list[TargetConfig] = Field(min_length=1)
 
     @field_validator("arms")
@@ -203,6 +218,11 @@ class RunConfig(_Strict):
     @property
     def run_dir(self) -> Path:
         return self.output_dir / self.name
+
+
+def baseline_arm(cfg: RunConfig) -> str | None:
+    """The arm without intermediate tasks: every Δ is taken against it."""
+    return next((a.name for a in cfg.arms if not a.tasks), None)
 
 
 def _describe(err: ValidationError, path: Path | str) -> str:

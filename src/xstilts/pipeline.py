@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from xstilts.results.db import ResultRow, record_results, record_run
 from xstilts.tasks.mixtures import expand, mixtures
 from xstilts.tasks.registry import TaskRegistry, get_registry
 from xstilts.tasks.spec import TaskSpec
+from xstilts.tracking import StageTracker, check_backends, stage_run
 from xstilts.training.loop import LoopSettings, TaskStream, TrainReport, train
 
 log = logging.getLogger("xstilts")
@@ -114,6 +116,7 @@ def with_label_vocabulary(spec: TaskSpec, *splits: SplitData) -> TaskSpec:
 
 
 MAJORITY = "majority_accuracy"  # reference row: always predicting the most frequent training label
+LABELLED_FORMATS = ("classification", "multiple_choice")  # formats whose examples carry one label each
 
 
 def majority_label(examples: list) -> str | None:
@@ -123,6 +126,12 @@ def majority_label(examples: list) -> str | None:
 
 def majority_accuracy(label: str, examples: list) -> float:
     return 100.0 * sum(e.label == label for e in examples) / len(examples)
+
+
+def _built(pt: PhaseTask) -> list[tuple[str, str, int]]:
+    """(split, source, feature rows) of a phase task's training and validation features."""
+    return [("train", pt.train.source, len(pt.train_features["input_ids"])),
+            ("dev", pt.dev_source, len(pt.dev_features["input_ids"]))]  # fmt: skip
 
 
 def _head(data: SplitData, n: int | None) -> SplitData:
@@ -146,6 +155,7 @@ class Pipeline:
         self.run_dir = cfg.run_dir
         self.db_path = self.run_dir / "results.sqlite"
         self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+        self._tracker = StageTracker()
         m = cfg.model
         self.base_model = ModelSpec(
             m.name, m.num_layers, m.freeze_word_embeddings, m.revision, m.freeze_layers, m.attention
@@ -158,6 +168,18 @@ class Pipeline:
                 raise
             # planning a grid for another machine (hub model, no internet): counts and costs, no done-status
             self.tokenizer, self.tok_fp = None, f"unavailable:{m.name}"
+
+    @contextmanager
+    def _tracked(self, run_name: str, params: dict):
+        """One tracker run around a stage (a no-op tracker when tracking is off); ``_train`` logs to it."""
+        t = self.cfg.tracking
+        folder = t.dir or self.run_dir / "tracking"
+        with stage_run(t.backends, t.project or self.cfg.name, run_name, folder, params) as tracker:
+            self._tracker = tracker
+            try:
+                yield tracker
+            finally:
+                self._tracker = StageTracker()
 
     def echo(self, line: str) -> None:
         """Tell the user, and keep the line in the run folder's ``run.log``."""
@@ -255,11 +277,18 @@ class Pipeline:
         )  # fmt: skip
         return handler.decode(logits, feats, data.examples, spec)
 
-    def _dev_scores(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> dict[str, dict]:
+    def _dev_scores(
+        self, model: MultiTaskModel, tasks: dict[str, PhaseTask], majority: bool = False
+    ) -> dict[str, dict]:
+        """Each task's metrics on its English dev rows; ``majority``: also the accuracy of always predicting
+        the most frequent training label (classification and multiple choice), the floor a model must beat."""
         out = {}
         for name, pt in tasks.items():
             preds = self._predict(model, pt.spec, pt.dev, pt.dev_features, name)
             out[name] = get_format(pt.spec.format).score(preds, pt.dev.examples, pt.spec, pt.dev.language)
+            label = majority_label(pt.train.examples) if pt.spec.format in LABELLED_FORMATS else None
+            if majority and label is not None and pt.dev.examples:
+                out[name][MAJORITY] = majority_accuracy(label, pt.dev.examples)
         return out
 
     def _validation_score(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> float:
@@ -292,6 +321,7 @@ class Pipeline:
         return train(
             model, streams, loop, acc, lambda m: self._validation_score(m, tasks), label,
             checkpoint_dir=checkpoint_dir, checkpoint_every=loop.checkpoint_every,
+            log_metrics=self._tracker.log if self._tracker else None,
         )  # fmt: skip
 
     # ---------------------------------------------------------------- prepare
@@ -338,16 +368,14 @@ class Pipeline:
                 _, fs = loop_settings(spec, seed, self.cfg.intermediate, arm.training)
                 pt = self._phase_task(spec, fs, arm_ref, None, arm.max_train_examples,
                                       eval_examples(self.cfg.intermediate, arm.training))  # fmt: skip
-                built += [("train", pt.train.source, len(pt.train_features["input_ids"])),
-                          ("dev", pt.dev_source, len(pt.dev_features["input_ids"]))]  # fmt: skip
+                built += _built(pt)
             for i, target in enumerate(self.cfg.targets):
                 if target.task != task:
                     continue
                 _, fs = loop_settings(spec, seed, self.cfg.target_training, target.training)
                 pt = self._phase_task(spec, fs, target.train, target.dev, None,
                                       eval_examples(self.cfg.target_training, target.training))  # fmt: skip
-                built += [("train", pt.train.source, len(pt.train_features["input_ids"])),
-                          ("dev", pt.dev_source, len(pt.dev_features["input_ids"]))]  # fmt: skip
+                built += _built(pt)
                 langs = self.view.eval_languages(spec, target.eval_split, target.languages, target.gold_only,
                                                  f"targets.{i}.languages")  # fmt: skip
                 for lang in langs:
@@ -372,10 +400,14 @@ class Pipeline:
         with stages.claim(folder) as work:
             if work is None:
                 self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier")
-                return folder / "encoder"
-            rows = self._train_intermediate(arm, seed, folder, work)
-        record_results(self.db_path, rows)
-        return folder / "encoder"
+            else:
+                params = {"arm": arm.model_dump(), "seed": seed, "intermediate": self.cfg.intermediate.model_dump(),
+                          "model": self.cfg.model.model_dump()}  # fmt: skip
+                with self._tracked(f"intermediate-{arm.name}-s{seed}", params) as tracker:
+                    rows = self._train_intermediate(arm, seed, folder, work)
+                    tracker.log_rows(rows)
+                record_results(self.db_path, rows)
+        return self.encoder_dir(arm, seed)
 
     def _train_intermediate(self, arm: ArmConfig, seed: int, folder: Path, work: Path) -> list[ResultRow]:
         loop, _ = loop_settings(self.task_spec(arm.tasks[0])[0], seed, self.cfg.intermediate, arm.training)
@@ -394,7 +426,7 @@ class Pipeline:
         for name, pt in tasks.items():
             self._add_head(model, name, pt.spec)
         report = self._train(model, tasks, loop, f"intermediate {arm.name} s{seed}", work / "checkpoint")
-        dev_metrics = self._dev_scores(model, tasks)
+        dev_metrics = self._dev_scores(model, tasks, majority=True)
 
         save_encoder(model.encoder, work / "encoder")
         self.tokenizer.save_pretrained(work / "encoder")
@@ -414,6 +446,7 @@ class Pipeline:
                                      "provenance": provenance()})  # fmt: skip
         dev_text = ", ".join(
             f"{n} {tasks[n].spec.metric} {main_score(tasks[n].spec.metric, m):.1f}"
+            + (f" (majority {m[MAJORITY]:.1f})" if MAJORITY in m else "")
             for n, m in dev_metrics.items()
         )
         self.echo(
@@ -430,17 +463,20 @@ class Pipeline:
         key = self.target_key(arm, target)
         folder = self.target_folder(arm, encoder_dir, target, seed)
         with stages.claim(folder) as work:
-            if work is None:
-                rows = [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
+            if work is None:  # finished by a concurrent run, which recorded its rows
                 self.echo(f"[target] {arm.name} → {target.task} seed {seed}: done earlier")
-            else:
-                run = self._retrieval_target if spec.format == "retrieval" else self._trained_target
+                return [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
+            run = self._retrieval_target if spec.format == "retrieval" else self._trained_target
+            params = {"arm": arm.model_dump(), "target": target.model_dump(), "seed": seed,
+                      "target_training": self.cfg.target_training.model_dump(), "model": self.cfg.model.model_dump()}  # fmt: skip
+            with self._tracked(f"{arm.name}-{spec.name}-s{seed}", params) as tracker:
                 rows, summary = run(spec, arm, encoder_dir, target, seed, index, key, work)
-                summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
-                            "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name,
-                            "provenance": provenance()}  # fmt: skip
-                stages.commit(work, folder, summary)
-        # idempotent: a crash between the commit and this write loses nothing, the re-run writes it
+                tracker.log_rows(rows)
+            summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
+                        "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name,
+                        "provenance": provenance()}  # fmt: skip
+            stages.commit(work, folder, summary)
+        # a crash between the commit and this write loses nothing: collect() records every finished stage
         record_results(self.db_path, rows)
         return rows
 
@@ -547,8 +583,11 @@ class Pipeline:
             else (evaluate_tatoeba, tatoeba_layer_sweep)
         )
         rows, per_language = [], {}
+        limit = target.max_eval_examples  # a subset is easier than the full corpus: see retrieval/subset.py
         for lang in self.retrieval_languages(spec, target, index):
-            result = evaluate(encoder, self.tokenizer, self.roots.xtreme, lang, settings, out / "predictions")
+            result = evaluate(
+                encoder, self.tokenizer, self.roots.xtreme, lang, settings, out / "predictions", limit=limit
+            )
             split = result.get("split", "test")
             metrics = {m: result[m] for m in ("accuracy", "f1", "precision", "recall") if m in result}
             if (
@@ -558,8 +597,9 @@ class Pipeline:
             rows += [self._row(arm, spec, lang, m, seed, key, split, v) for m, v in metrics.items()]
             if self.cfg.retrieval.layer_sweep:
                 result["layer_sweep"] = sweep(
-                    encoder, self.tokenizer, self.roots.xtreme, lang, settings, self.cfg.retrieval.layer_sweep
-                )
+                    encoder, self.tokenizer, self.roots.xtreme, lang, settings, self.cfg.retrieval.layer_sweep,
+                    limit=limit,
+                )  # fmt: skip
             per_language[lang] = result
         self.echo(f"[target] {arm.name} → {spec.name} seed {seed}: {len(per_language)} languages, "
                   f"layer {settings.record(encoder.config.num_hidden_layers)['layer']} ({settings.pooling} pooling)")  # fmt: skip
@@ -668,20 +708,27 @@ class Pipeline:
         )
         return rows
 
-    def run_stage(self, stage_id: str) -> None:
-        """Run one stage by id (``prepare:mnli``, ``intermediate:mnli:s1``, ``target:mnli:xnli:s1``)."""
-        kind, *parts = stage_id.split(":")
-        arms = {a.name: a for a in self.cfg.arms}
-        if kind == "prepare":
-            self.prepare(parts[0])
-        elif kind == "intermediate":
-            self.intermediate(arms[parts[0]], int(parts[1][1:]))
-        elif kind == "target":
-            arm, seed = arms[parts[0]], int(parts[2][1:])
-            index = next(i for i, t in enumerate(self.cfg.targets) if t.task == parts[1])
-            self.target(arm, self.encoder_dir(arm, seed), self.cfg.targets[index], seed, index)
+    def run_stage(self, stage) -> None:
+        """Run one stage of this configuration's graph: a ``Stage`` or its id (``target:mnli:xnli:s1``)."""
+        if isinstance(stage, str):
+            from xstilts.grid.graph import build_graph
+
+            by_id = {s.id: s for s in build_graph(self)}
+            if stage not in by_id:
+                raise ValueError(f"no stage {stage!r} in the graph of {self.cfg.name!r}")
+            stage = by_id[stage]
+        info = stage.info
+        if stage.kind == "prepare":
+            self.prepare(info["task"])
+            return
+        arm = next(a for a in self.cfg.arms if a.name == info["arm"])
+        if stage.kind == "intermediate":
+            self.intermediate(arm, info["seed"])
         else:
-            raise ValueError(f"unknown stage id {stage_id!r}")
+            index = next(i for i, t in enumerate(self.cfg.targets) if t.task == info["target"])
+            self.target(
+                arm, self.encoder_dir(arm, info["seed"]), self.cfg.targets[index], info["seed"], index
+            )
 
 
 def check_config(cfg: RunConfig, registry: TaskRegistry | None = None) -> None:
@@ -723,6 +770,7 @@ def check_config(cfg: RunConfig, registry: TaskRegistry | None = None) -> None:
             ref = getattr(target, key)
             if ref.task and ref.task not in registry:
                 raise ConfigError(f"targets.{i}.{key}.task: {_unknown(ref.task, registry.names())}")
+    check_backends(cfg.tracking.backends)
 
 
 def expand_mixtures(cfg: RunConfig) -> RunConfig:

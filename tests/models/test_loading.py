@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from xstilts.errors import ModelError
-from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
+from xstilts.models.loading import ModelSpec, inference_attention, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel, save_encoder
 
 
@@ -71,3 +71,20 @@ def test_freeze_bottom_layers():
     assert all(p.requires_grad for n, p in enc.named_parameters() if n.startswith("encoder.layer.1."))
     with pytest.raises(ModelError, match="cannot freeze 3"):
         load_encoder(ModelSpec("tiny", freeze_layers=3))
+
+
+def test_auto_attention_uses_sdpa_for_inference_only_on_cpu():
+    model = load_encoder(ModelSpec("tiny"), seed=0).eval()
+    ids = torch.tensor([[0, 5, 9, 17, 2, 1, 1], [0, 8, 3, 2, 1, 1, 1]])
+    mask = (ids != 1).long()
+    assert model.config._attn_implementation == "eager"  # training keeps eager on CPU
+    with torch.no_grad():
+        eager = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        with inference_attention(MultiTaskModel(model)):
+            assert model.config._attn_implementation == "sdpa"
+            sdpa = model(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert model.config._attn_implementation == "eager"
+    assert torch.allclose(eager * mask[..., None], sdpa * mask[..., None], atol=1e-5)
+    pinned = load_encoder(ModelSpec("tiny", attention="eager"), seed=0)
+    with inference_attention(pinned):
+        assert pinned.config._attn_implementation == "eager"  # an explicit choice is kept

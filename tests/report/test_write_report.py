@@ -56,7 +56,7 @@ def test_cli_report_takes_a_config_path(synthetic_run, tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_write_report(run_dir, out):  # the real writer is exercised by the fixture; here: path resolution
+    def fake_write_report(run_dir, out, markdown=None):  # the real writer runs in the fixture; here: paths
         calls.append((run_dir, out))
         out = out or run_dir / "report"
         return {"markdown": out / "report.md", "html": out / "report.html"}
@@ -70,6 +70,19 @@ def test_cli_report_takes_a_config_path(synthetic_run, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["report", str(synthetic_run)])
     assert result.exit_code == 0, result.output
     assert calls[-1] == (synthetic_run, None)
+
+
+def test_markdown_elsewhere_links_into_the_report_folder(synthetic_run, tmp_path):
+    from xstilts.report.write import write_report
+
+    paths = write_report(synthetic_run, tmp_path / "docs" / "study", n_boot=50, n_perm=50,
+                         markdown=tmp_path / "docs" / "study.md")  # fmt: skip
+    md = paths["markdown"].read_text()
+    assert paths["markdown"] == tmp_path / "docs" / "study.md"
+    links = re.findall(r"\]\(([^)]+)\)", md)
+    assert "study/figures/transfer_matrix.png" in links and "study/tables/xtreme.csv" in links
+    assert all((tmp_path / "docs" / link).is_file() for link in links if not link.startswith("#"))
+    assert not (tmp_path / "docs" / "study" / "report.md").exists()
 
 
 def test_cli_report_on_a_missing_folder_fails_cleanly(tmp_path):

@@ -104,3 +104,14 @@ def test_bucc_test_split_uses_the_dev_threshold(tiny, tmp_path):
     predicted = read_pairs(tmp_path / "out/bucc2018/test-de.tsv")
     assert len(predicted) == result["counts"]["predicted_pairs"]
     assert set(test_gold) <= set(predicted) and result["recall"] == 100.0
+
+
+def test_limits_evaluate_a_subset_and_record_its_size(tiny, tatoeba_root, tmp_path):
+    result = evaluate_tatoeba(*tiny, tatoeba_root, "de", RetrievalSettings(), tmp_path / "t", limit=4)
+    assert result["accuracy"] == 100.0
+    assert result["counts"] == {"source_sentences": 4, "english_queries": 4}
+    gold = _bucc_split(tmp_path, "dev", 0)
+    _write(tmp_path / "download/bucc2018/de-en.dev.gold", [f"{s}\t{t}" for s, t in gold])
+    bucc = evaluate_bucc(*tiny, tmp_path, "de", RetrievalSettings(), tmp_path / "b", limit=1)
+    assert bucc["counts"]["source_sentences"] == 6 and bucc["counts"]["english_sentences"] == 6
+    assert bucc["counts"]["gold_pairs"] == 5

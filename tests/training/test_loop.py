@@ -88,11 +88,7 @@ def test_heads_can_take_their_own_learning_rate():
 
     model = MultiTaskModel(load_encoder(ModelSpec("tiny", freeze_word_embeddings=True), 0))
     model.add_head("toy", get_format("classification").build_head(32, SPEC, 0.0, "mean"))
-    opt = _optimizer(
-        model,
-        LoopSettings(learning_rate=1e-4, head_learning_rate=1e-3, weight_decay=0.01),
-        Accelerator(cpu=True),
-    )
+    opt = _optimizer(model, LoopSettings(learning_rate=1e-4, head_learning_rate=1e-3, weight_decay=0.01))
     by_id = {id(p): g for g in opt.param_groups for p in g["params"]}
     named = dict(model.named_parameters())
     assert by_id[id(named["heads.toy.out.weight"])]["lr"] == 1e-3

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from xstilts.config import RunConfig
+from xstilts.config import RunConfig, baseline_arm  # noqa: F401  (part of this module's API)
 from xstilts.errors import ConfigError, XstiltsError
 from xstilts.metrics.official import EM_F1, EXACT_MATCH, F1
 from xstilts.metrics.xtreme_score import MAIN_METRIC, QA_TASKS
@@ -112,11 +112,6 @@ def load_runs(db: Path) -> list[dict]:
 
 def registry_for(cfg: RunConfig) -> TaskRegistry:
     return get_registry(tuple(str(p) for p in cfg.data.task_dirs))
-
-
-def baseline_arm(cfg: RunConfig) -> str | None:
-    """The arm without intermediate tasks: every Δ is taken against it."""
-    return next((a.name for a in cfg.arms if not a.tasks), None)
 
 
 def task_format(spec: TaskSpec) -> str:

@@ -41,34 +41,24 @@ DERIVED_READERS: dict[str, Callable[..., Any]] = {}
 _READER_MODULES = ("xstilts.data.xtreme", "xstilts.data.intermediate")
 
 
-def reader(name: str):
-    def register(fn):
-        if name in READERS and READERS[name] is not fn:
-            raise ValueError(f"reader {name!r} registered twice")
-        READERS[name] = fn
-        return fn
+def _registrar(table: dict[str, Callable[..., Any]], kind: str):
+    """A decorator factory registering functions by name in ``table``; a name may be taken only once."""
 
-    return register
+    def decorator(name: str):
+        def register(fn):
+            if name in table and table[name] is not fn:
+                raise ValueError(f"{kind} {name!r} registered twice")
+            table[name] = fn
+            return fn
 
+        return register
 
-def hub_mapper(name: str):
-    def register(fn):
-        if name in HUB_MAPPERS and HUB_MAPPERS[name] is not fn:
-            raise ValueError(f"hub mapper {name!r} registered twice")
-        HUB_MAPPERS[name] = fn
-        return fn
-
-    return register
+    return decorator
 
 
-def derived_reader(name: str):
-    def register(fn):
-        if name in DERIVED_READERS and DERIVED_READERS[name] is not fn:
-            raise ValueError(f"derived reader {name!r} registered twice")
-        DERIVED_READERS[name] = fn
-        return fn
-
-    return register
+reader = _registrar(READERS, "reader")
+hub_mapper = _registrar(HUB_MAPPERS, "hub mapper")
+derived_reader = _registrar(DERIVED_READERS, "derived reader")
 
 
 def _load_all() -> None:
@@ -80,22 +70,20 @@ def _load_all() -> None:
                 raise
 
 
-def get_reader(name: str) -> Callable[..., Any]:
+def _lookup(table: dict[str, Callable[..., Any]], kind: str, name: str) -> Callable[..., Any]:
     _load_all()
-    if name not in READERS:
-        raise UnknownNameError("reader", name, list(READERS))
-    return READERS[name]
+    if name not in table:
+        raise UnknownNameError(kind, name, list(table))
+    return table[name]
+
+
+def get_reader(name: str) -> Callable[..., Any]:
+    return _lookup(READERS, "reader", name)
 
 
 def get_hub_mapper(name: str) -> Callable[..., Any]:
-    _load_all()
-    if name not in HUB_MAPPERS:
-        raise UnknownNameError("hub mapper", name, list(HUB_MAPPERS))
-    return HUB_MAPPERS[name]
+    return _lookup(HUB_MAPPERS, "hub mapper", name)
 
 
 def get_derived_reader(name: str) -> Callable[..., Any]:
-    _load_all()
-    if name not in DERIVED_READERS:
-        raise UnknownNameError("derived reader", name, list(DERIVED_READERS))
-    return DERIVED_READERS[name]
+    return _lookup(DERIVED_READERS, "derived reader", name)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import torch
 
 from xstilts.formats.base import Features, FormatHandler, feature_lengths
+from xstilts.models.loading import inference_attention
 from xstilts.models.task_model import MultiTaskModel
 from xstilts.training.batching import sorted_batches
 
@@ -29,13 +30,14 @@ def predict_logits(
     model.eval()
     lengths = feature_lengths(features)
     out: list[torch.Tensor | None] = [None] * len(lengths)
-    for idx in sorted_batches(lengths, max_tokens, max_batch):
-        rows = [{k: col[i] for k, col in features.items()} for i in idx]
-        batch = {k: v.to(device) for k, v in handler.collate(rows, pad_id).items()}
-        with autocast() if autocast else contextlib.nullcontext():
-            logits = model(task, batch).float().cpu()
-        for j, i in enumerate(idx):
-            # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
-            out[i] = logits[j, : len(features["input_ids"][i])] if logits.dim() >= 3 else logits[j]
+    with inference_attention(model):
+        for idx in sorted_batches(lengths, max_tokens, max_batch):
+            rows = [{k: col[i] for k, col in features.items()} for i in idx]
+            batch = {k: v.to(device) for k, v in handler.collate(rows, pad_id).items()}
+            with autocast() if autocast else contextlib.nullcontext():
+                logits = model(task, batch).float().cpu()
+            for j, i in enumerate(idx):
+                # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
+                out[i] = logits[j, : len(features["input_ids"][i])] if logits.dim() >= 3 else logits[j]
     model.train(was_training)
     return out  # type: ignore[return-value]

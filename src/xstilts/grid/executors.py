@@ -65,7 +65,7 @@ class LocalExecutor(Executor):
         workers = min(self.settings.workers, len(wave))
         if workers <= 1:
             for stage in wave:
-                pipe.run_stage(stage.id)
+                pipe.run_stage(stage)
             return
         # spawn, not fork: torch's thread pools do not survive a fork; cores are split between the workers
         threads = max(1, (os.cpu_count() or 1) // workers)
@@ -86,14 +86,7 @@ class RayExecutor(Executor):
         remote = ray.remote(num_cpus=self.settings.cpus_per_stage, num_gpus=self.settings.gpus_per_stage,
                             max_retries=self.settings.retries)(run_stage)  # fmt: skip
         refs = [remote.remote(config_json, s.id, self.settings.cpus_per_stage) for s in wave]
-        errors = []
-        for ref in refs:
-            try:
-                ray.get(ref)
-                errors.append(None)
-            except Exception as exc:  # noqa: BLE001 - collect all, report together
-                errors.append(exc)
-        _raise_failures(errors, wave)
+        _raise_failures([_failure(ray.get, ref) for ref in refs], wave)
 
 
 class SlurmExecutor(Executor):
@@ -109,14 +102,7 @@ class SlurmExecutor(Executor):
             params = {k: v for k, v in params.items() if not k.startswith("slurm_")}
         executor.update_parameters(**params)
         jobs = executor.map_array(StageJob(), [config_json] * len(wave), [s.id for s in wave])
-        errors = []
-        for job in jobs:
-            try:
-                job.result()
-                errors.append(None)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(exc)
-        _raise_failures(errors, wave)
+        _raise_failures([_failure(lambda job: job.result(), job) for job in jobs], wave)
 
 
 class StageJob:
@@ -129,6 +115,15 @@ class StageJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(StageJob(), config_json, stage_id)
+
+
+def _failure(wait, handle) -> Exception | None:
+    """Wait for one submitted stage; its exception, or None. Every stage is awaited before any is reported."""
+    try:
+        wait(handle)
+    except Exception as exc:  # noqa: BLE001 - collect all, report together
+        return exc
+    return None
 
 
 def _raise_failures(errors: list, wave: list[Stage]) -> None:

@@ -7,14 +7,10 @@ from statistics import mean
 
 from rich.table import Table
 
-from xstilts.config import RunConfig
+from xstilts.config import RunConfig, baseline_arm
 from xstilts.results.db import ResultRow
 
 MAIN_METRICS = ("accuracy", "f1")
-
-
-def baseline_arm(cfg: RunConfig) -> str | None:
-    return next((a.name for a in cfg.arms if not a.tasks), None)
 
 
 def _cells(rows: list[ResultRow], target: str) -> tuple[str | None, dict[tuple[str, str], float]]:

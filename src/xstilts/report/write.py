@@ -7,6 +7,7 @@ Layout: ``report.md``, ``report.html`` (self-contained), ``figures/<name>.{png,p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from xstilts.analysis.bundle import analyse_run
@@ -23,8 +24,12 @@ def write_report(
     n_boot: int = 2000,
     n_perm: int = 10000,
     seed: int = 0,
+    markdown: Path | str | None = None,
 ) -> dict[str, Path]:
-    """Write the report of ``run_dir`` (default folder ``<run_dir>/report``); returns name → path of every file."""
+    """Write the report of ``run_dir`` (default folder ``<run_dir>/report``); returns name → path of every file.
+
+    ``markdown``: write the Markdown there instead of ``<out>/report.md`` (its links then point into ``out``),
+    e.g. ``docs/results/study.md`` next to a ``docs/results/study/`` folder of figures and tables."""
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
     analysis = analyse_run(run_dir, n_boot=n_boot, n_perm=n_perm, seed=seed)
@@ -50,8 +55,21 @@ def write_report(
     provenance.write_text(json.dumps(doc.provenance, indent=1, sort_keys=True, default=str), encoding="utf-8")
     paths["provenance"] = provenance
 
-    paths["markdown"] = out / "report.md"
-    paths["markdown"].write_text(render_markdown(doc, figures, tables, provenance.name), encoding="utf-8")
+    paths["markdown"] = Path(markdown) if markdown is not None else out / "report.md"
+    prefix = os.path.relpath(out, paths["markdown"].parent)
+
+    def linked(files: dict) -> dict:
+        return {name: {k: f"{prefix}/{v}" for k, v in kinds.items()} for name, kinds in files.items()}
+
+    if prefix != ".":
+        figures, tables = linked(figures), linked(tables)
+    paths["markdown"].parent.mkdir(parents=True, exist_ok=True)
+    paths["markdown"].write_text(
+        render_markdown(
+            doc, figures, tables, f"{prefix}/{provenance.name}" if prefix != "." else provenance.name
+        ),
+        encoding="utf-8",
+    )
     paths["html"] = out / "report.html"
     paths["html"].write_text(render_html(doc, pngs), encoding="utf-8")
     return paths

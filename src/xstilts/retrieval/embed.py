@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from xstilts.errors import ConfigError, ModelError
+from xstilts.models.loading import inference_attention
 from xstilts.training.batching import sorted_batches
 
 # jiant / XTREME reference: hidden_states[14] of the 24-layer XLM-R Large.
@@ -193,7 +194,7 @@ def embed_layers(
     was_training = encoder.training
     encoder.eval()  # dropout off
     try:
-        with _captured(encoder, layers) as states:
+        with _captured(encoder, layers) as states, inference_attention(encoder):
             for batch in sorted_batches([len(row) for row in ids], batch_tokens, max_batch):
                 input_ids = _padded([ids[i] for i in batch], tokenizer.pad_token_id).to(device)
                 special = _padded([specials[i] for i in batch], 1).to(device)

@@ -30,6 +30,7 @@ from xstilts.retrieval.bucc import (
     tune_threshold,
 )
 from xstilts.retrieval.embed import RetrievalSettings, embed_layers, encoder_depth
+from xstilts.retrieval.subset import head_bucc, head_tatoeba
 from xstilts.retrieval.tatoeba import gold_indices, predict_indices
 
 BATCH_TOKENS = 8192
@@ -59,9 +60,10 @@ def _write_lines(path: Path, lines: Sequence[str]) -> Path:
 # --- Tatoeba ---------------------------------------------------------------------------------------------
 
 
-def _tatoeba_corpus(root: Path, language: str) -> BitextCorpus:
+def _tatoeba_corpus(root: Path, language: str, limit: int | None = None) -> BitextCorpus:
     gold = root / "labels" / "tatoeba" / f"test-{language}.tsv"
-    return read_tatoeba(root / "download" / "tatoeba", language, gold if gold.exists() else None)
+    corpus = read_tatoeba(root / "download" / "tatoeba", language, gold if gold.exists() else None)
+    return corpus if limit is None else head_tatoeba(corpus, limit)
 
 
 def _tatoeba_result(corpus: BitextCorpus, predictions: list[int]) -> dict[str, Any]:
@@ -79,10 +81,12 @@ def evaluate_tatoeba(
     out_dir: Path,
     *,
     batch_tokens: int = BATCH_TOKENS,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Writes ``tatoeba/test-{lg}.tsv``; returns ``accuracy`` (0-100, when ``labels/`` has the gold),
-    ``settings`` (resolved layer), ``counts`` and the ``predictions`` path."""
-    corpus = _tatoeba_corpus(root, language)
+    ``settings`` (resolved layer), ``counts`` and the ``predictions`` path. ``limit``: the first N source
+    sentences only (``subset.head_tatoeba``)."""
+    corpus = _tatoeba_corpus(root, language, limit)
     depth = encoder_depth(encoder)
     layer = settings.resolve_layer(depth)
     source, english = _embed_corpus(encoder, tokenizer, corpus, settings, [layer], batch_tokens)[layer]
@@ -107,9 +111,10 @@ def tatoeba_layer_sweep(
     layers: Sequence[int],
     *,
     batch_tokens: int = BATCH_TOKENS,
+    limit: int | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Accuracy at each ``hidden_states`` index in ``layers`` (one forward pass; Tatoeba is test data)."""
-    corpus = _tatoeba_corpus(root, language)
+    corpus = _tatoeba_corpus(root, language, limit)
     depth = encoder_depth(encoder)
     embedded = _embed_corpus(encoder, tokenizer, corpus, settings, layers, batch_tokens)
     return {
@@ -124,22 +129,24 @@ def tatoeba_layer_sweep(
 # --- BUCC ------------------------------------------------------------------------------------------------
 
 
-def _bucc_test(root: Path, language: str) -> BitextCorpus | None:
+def _bucc_test(root: Path, language: str, limit: int | None = None) -> BitextCorpus | None:
     """The test split ("training" in BUCC terms) when present, gold from ``labels/`` or ``….test.gold``."""
     folder = root / "download" / "bucc2018"
     if not (folder / f"{language}-en.test.{language}").exists():
         return None
     labels = root / "labels" / "bucc2018" / f"test-{language}.tsv"
     if labels.exists():
-        return read_bucc_files(folder / f"{language}-en.test", language=language, gold=labels)[0]
-    return read_bucc(folder, language, "test")
+        test = read_bucc_files(folder / f"{language}-en.test", language=language, gold=labels)[0]
+    else:
+        test = read_bucc(folder, language, "test")
+    return test if limit is None else head_bucc(test, limit)
 
 
-def _bucc_dev(root: Path, language: str) -> BitextCorpus:
+def _bucc_dev(root: Path, language: str, limit: int | None = None) -> BitextCorpus:
     dev = read_bucc(root / "download" / "bucc2018", language, "dev")
     if dev.gold is None:
         raise DataError(dev.origin, "no dev gold (.gold file): the BUCC threshold is tuned on it")
-    return dev
+    return dev if limit is None else head_bucc(dev, limit)
 
 
 def _mine(
@@ -200,8 +207,10 @@ def evaluate_bucc(
     out_dir: Path,
     *,
     batch_tokens: int = BATCH_TOKENS,
+    limit: int | None = None,
 ) -> dict[str, Any]:
     """Mine dev, tune the threshold on dev gold, then mine test (when present) and apply the dev threshold.
+    ``limit``: gold sentences plus the first N others per side only (``subset.head_bucc``).
 
     Returns ``split`` (the split the prediction file and ``f1``/``precision``/``recall`` come from: ``test``
     when present, else ``dev``, where the scores are in-sample at the tuned threshold), ``threshold``
@@ -210,10 +219,10 @@ def evaluate_bucc(
     """
     depth = encoder_depth(encoder)
     layer = settings.resolve_layer(depth)
-    dev = _bucc_dev(root, language)
+    dev = _bucc_dev(root, language, limit)
     dev_candidates = _mine(encoder, tokenizer, dev, settings, [layer], batch_tokens)[layer]
     threshold, summary = _dev_summary(dev, dev_candidates)
-    test = _bucc_test(root, language)
+    test = _bucc_test(root, language, limit)
     corpus, split = (test, "test") if test is not None else (dev, "dev")
     candidates = (
         _mine(encoder, tokenizer, test, settings, [layer], batch_tokens)[layer]
@@ -245,11 +254,12 @@ def bucc_layer_sweep(
     layers: Sequence[int],
     *,
     batch_tokens: int = BATCH_TOKENS,
+    limit: int | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Dev scores (in-sample and cross-fitted) at each ``hidden_states`` index in ``layers``, from one
     forward pass: the legitimate way to choose a layer."""
     depth = encoder_depth(encoder)
-    dev = _bucc_dev(root, language)
+    dev = _bucc_dev(root, language, limit)
     mined = _mine(encoder, tokenizer, dev, settings, layers, batch_tokens)
     return {
         layer: {**_dev_summary(dev, candidates)[1], "settings": _with_layer(settings, layer).record(depth)}

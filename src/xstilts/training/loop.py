@@ -108,7 +108,7 @@ class TrainReport:
     tokens_seen: int
 
 
-def _optimizer(model: torch.nn.Module, s: LoopSettings, accelerator: Accelerator) -> torch.optim.Optimizer:
+def _optimizer(model: torch.nn.Module, s: LoopSettings) -> torch.optim.Optimizer:
     """AdamW; no weight decay on biases and LayerNorms; heads may get their own (larger) learning rate."""
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
@@ -146,11 +146,14 @@ def train(
     description: str = "train",
     checkpoint_dir: Path | None = None,
     checkpoint_every: int = 500,
+    log_metrics: Callable[[dict, int], None] | None = None,
 ) -> TrainReport:
     """Train in place; on return the model holds the best validated state (or the last one without validation).
 
     With ``checkpoint_dir``, the full training state is saved every ``checkpoint_every`` optimizer steps and at
     the end; a call that finds a checkpoint there resumes from it (or returns at once if training finished).
+    ``log_metrics(values, step)`` (experiment tracking) gets the loss and learning rate of every optimizer step
+    and each validation score.
     """
     s = settings
     world = accelerator.num_processes
@@ -167,7 +170,7 @@ def train(
         options.setdefault("cap", s.examples_cap)
     sampler = make_sampler(s.sampler, sizes, s.seed, **options)
 
-    optimizer = _optimizer(model, s, accelerator)
+    optimizer = _optimizer(model, s)
     scheduler = get_linear_schedule_with_warmup(optimizer, math.ceil(s.warmup_ratio * steps), steps)
     # The scheduler stays unprepared: `steps` already counts global optimizer steps.
     model, optimizer = accelerator.prepare(model, optimizer)
@@ -219,6 +222,8 @@ def train(
             score = validate(accelerator.unwrap_model(model))
         model.train()
         history.append({"step": step, "score": score, "seconds": time.perf_counter() - start})
+        if log_metrics is not None and accelerator.is_main_process:
+            log_metrics({"validation_score": score}, step)
         if best_score is None or score > best_score:
             best_score, best_step, best_state, bad_evals = score, step, trainable_state(model), 0
         else:
@@ -250,6 +255,8 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             progress.update(1, info=f"{task} loss {loss_sum:.3f}")
+            if log_metrics is not None and accelerator.is_main_process:
+                log_metrics({f"loss/{task}": loss_sum, "learning_rate": scheduler.get_last_lr()[0]}, step)
             if not np.isfinite(loss_sum):
                 raise FloatingPointError(f"{description}: loss became {loss_sum} at step {step}")
             if validate is not None and (step % s.eval_every == 0 or step == steps) and evaluate(step):
