@@ -94,8 +94,7 @@ class TrainerAdapter(nn.Module):
 def fused_adamw(model, s: LoopSettings, accelerator):
     """The loop's optimizer (same groups, rates, decay) with ``fused=True``: the what-if contender."""
     groups = [
-        {k: g[k] for k in ("params", "lr", "weight_decay")}
-        for g in LOOP_OPTIMIZER(model, s, accelerator).param_groups
+        {k: g[k] for k in ("params", "lr", "weight_decay")} for g in LOOP_OPTIMIZER(model, s).param_groups
     ]
     return torch.optim.AdamW(groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=True)
 

@@ -114,3 +114,21 @@ def test_trained_models_are_not_kept_alive_by_the_accelerator():
     del model
     gc.collect()
     assert ref() is None
+
+
+def test_a_non_finite_loss_stops_training(monkeypatch):
+    import pytest
+
+    from xstilts.formats.classification import ClassificationFormat
+
+    real = ClassificationFormat.loss
+    calls = []
+
+    def poisoned(self, logits, batch):
+        calls.append(1)
+        loss = real(self, logits, batch)
+        return loss * float("nan") if len(calls) == 5 else loss
+
+    monkeypatch.setattr(ClassificationFormat, "loss", poisoned)
+    with pytest.raises(FloatingPointError, match="loss became nan by step 3"):
+        run(steps=10)

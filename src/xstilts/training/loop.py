@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 from transformers import get_linear_schedule_with_warmup
@@ -28,6 +27,9 @@ from xstilts.training.checkpoint import load_state, restore_parameters, save_sta
 from xstilts.training.samplers import make_sampler, step_budget
 
 log = logging.getLogger(__name__)
+
+
+LOSS_READ_EVERY = 16  # GPU: optimizer steps between reads of the loss (each read waits for the device)
 
 
 @dataclass
@@ -232,33 +234,47 @@ def train(
 
     model.train()
     stopped = False
+    # Reading the loss back makes the host wait for the device. On GPUs it is read every LOSS_READ_EVERY steps
+    # (and whenever someone consumes it), so the host keeps queueing kernels ahead; on CPUs reading is free.
+    read_every = 1 if accelerator.device.type == "cpu" else LOSS_READ_EVERY
+    unread = torch.zeros(
+        (), device=accelerator.device
+    )  # loss summed since the last read: a NaN stays visible
     with bar(description, steps) as progress:
         progress.update(step)
         while step < steps and not stopped:
             task = sampler.pick()
-            loss_sum = 0.0
+            loss_sum = torch.zeros((), device=accelerator.device)
             for micro in range(accum):
-                batch = {k: v.to(accelerator.device) for k, v in streams[task].next_batch().items()}
+                cpu_batch = streams[task].next_batch()
+                # rows of labels = examples (multiple choice packs K sequences into one example)
+                examples += len(cpu_batch.get("labels", cpu_batch["input_ids"]))
+                tokens += int(cpu_batch["attention_mask"].sum())
+                batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in cpu_batch.items()}
                 sync = contextlib.nullcontext() if micro == accum - 1 else accelerator.no_sync(model)
                 with sync, accelerator.autocast():
                     logits = model(task, batch)
                     loss = streams[task].handler.loss(logits, batch) / accum
                 accelerator.backward(loss)
-                loss_sum += float(loss.detach())
-                # rows of labels = examples (multiple choice packs K sequences into one example)
-                examples += len(batch.get("labels", batch["input_ids"]))
-                tokens += int(batch["attention_mask"].sum())
+                loss_sum += loss.detach().float()
             if s.max_grad_norm:
                 accelerator.clip_grad_norm_(model.parameters(), s.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             step += 1
-            progress.update(1, info=f"{task} loss {loss_sum:.3f}")
-            if log_metrics is not None and accelerator.is_main_process:
-                log_metrics({f"loss/{task}": loss_sum, "learning_rate": scheduler.get_last_lr()[0]}, step)
-            if not np.isfinite(loss_sum):
-                raise FloatingPointError(f"{description}: loss became {loss_sum} at step {step}")
+            unread += loss_sum
+            due = validate is not None and (step % s.eval_every == 0 or step == steps)
+            if step % read_every and step != steps and not due and log_metrics is None:
+                progress.update(1)
+            else:
+                value = float(loss_sum)
+                progress.update(1, info=f"{task} loss {value:.3f}")
+                if log_metrics is not None and accelerator.is_main_process:
+                    log_metrics({f"loss/{task}": value, "learning_rate": scheduler.get_last_lr()[0]}, step)
+                if not math.isfinite(float(unread)):
+                    raise FloatingPointError(f"{description}: loss became {float(unread)} by step {step}")
+                unread.zero_()
             if validate is not None and (step % s.eval_every == 0 or step == steps) and evaluate(step):
                 log.info(
                     "%s: early stop at step %d (best %.3f at step %d)",
