@@ -82,6 +82,13 @@ class TrainingConfig(_Strict):
     checkpoint_every: int | None = Field(
         None, ge=1, description="optimizer steps between resumable checkpoints (a killed stage resumes there)"
     )
+    max_negative_windows: int | None = Field(
+        None,
+        ge=0,
+        description="span QA training: keep at most N windows without the answer per question (the first, in "
+        "document order); windows holding the answer are always kept. Long documents (COVID-QA articles) "
+        "otherwise yield dozens of answerless windows per question. Evaluation always reads every window.",
+    )
 
     def merged(self, *others: TrainingConfig) -> TrainingConfig:
         """self, overridden by each of ``others`` in turn (later wins)."""

@@ -41,6 +41,7 @@ from xstilts.evaluation.predict import predict_logits
 from xstilts.features import featurize, tokenizer_fingerprint
 from xstilts.formats import get_format
 from xstilts.formats.base import FeatureSettings
+from xstilts.formats.span_qa import cap_negative_windows
 from xstilts.metrics.official import main_score
 from xstilts.models.loading import ModelSpec, load_encoder, load_tokenizer
 from xstilts.models.task_model import MultiTaskModel, save_encoder
@@ -104,6 +105,10 @@ def loop_settings(spec: TaskSpec, seed: int, *layers: TrainingConfig) -> tuple[L
 
 def eval_examples(*layers: TrainingConfig) -> int:
     return DEFAULT_TRAINING.merged(*layers).eval_examples
+
+
+def negative_window_cap(*layers: TrainingConfig) -> int | None:
+    return DEFAULT_TRAINING.merged(*layers).max_negative_windows
 
 
 def with_label_vocabulary(spec: TaskSpec, *splits: SplitData) -> TaskSpec:
@@ -239,16 +244,18 @@ class Pipeline:
 
     def _phase_task(
         self, spec: TaskSpec, fs: FeatureSettings, train_ref: DataRef | None, dev_ref: DataRef | None,
-        max_train: int | None, n_eval: int,
+        max_train: int | None, n_eval: int, max_negative_windows: int | None = None,
     ) -> PhaseTask:  # fmt: skip
         train_ref = (train_ref or DataRef()).model_copy(
             update={"max_examples": max_train or (train_ref.max_examples if train_ref else None)}
         )
         train_data, dev_data, dev_source = self.view.train_and_dev(spec, train_ref, dev_ref, n_eval)
         spec = with_label_vocabulary(spec, train_data, dev_data)
+        train_features = self._features(train_data, spec, fs)
+        if max_negative_windows is not None and spec.format == "span_qa":
+            train_features = cap_negative_windows(train_features, max_negative_windows)
         return PhaseTask(
-            spec, train_data, dev_data, dev_source,
-            self._features(train_data, spec, fs), self._features(dev_data, spec, fs),
+            spec, train_data, dev_data, dev_source, train_features, self._features(dev_data, spec, fs)
         )  # fmt: skip
 
     # ---------------------------------------------------------------- model
@@ -421,7 +428,10 @@ class Pipeline:
         for name in arm.tasks:
             spec, train_ref = self.task_data(name)
             _, fs = loop_settings(spec, seed, self.cfg.intermediate, arm.training)
-            tasks[name] = self._phase_task(spec, fs, train_ref, None, arm.max_train_examples, n_eval)
+            tasks[name] = self._phase_task(
+                spec, fs, train_ref, None, arm.max_train_examples, n_eval,
+                negative_window_cap(self.cfg.intermediate, arm.training),
+            )  # fmt: skip
         model = self._new_model(None, seed)
         for name, pt in tasks.items():
             self._add_head(model, name, pt.spec)
@@ -512,8 +522,9 @@ class Pipeline:
     def _trained_target(self, spec, arm, encoder_dir, target, seed, index, key, out: Path):
         loop, fs = loop_settings(spec, seed, self.cfg.target_training, target.training)
         pt = self._phase_task(
-            spec, fs, target.train, target.dev, None, eval_examples(self.cfg.target_training, target.training)
-        )
+            spec, fs, target.train, target.dev, None, eval_examples(self.cfg.target_training, target.training),
+            negative_window_cap(self.cfg.target_training, target.training),
+        )  # fmt: skip
         spec = pt.spec
         model = self._new_model(encoder_dir, seed)
         self._add_head(model, spec.name, spec)

@@ -319,3 +319,18 @@ def test_tiny_model_learns_spans(tok, roots):
     )
     train(model, {"squad_v1": stream}, settings, Accelerator(cpu=True))
     assert loss() < before - 0.5
+
+
+def test_negative_windows_are_capped_per_question_and_answers_kept():
+    from xstilts.formats.span_qa import cap_negative_windows
+
+    feats = {
+        "input_ids": [[i] for i in range(7)],
+        "example_index": [0, 0, 0, 0, 1, 1, 1],
+        "start_positions": [0, 5, 0, 0, 0, 0, 3],
+        "end_positions": [0, 6, 0, 0, 0, 0, 4],
+    }
+    capped = cap_negative_windows(feats, 1)
+    assert capped["input_ids"] == [[0], [1], [4], [6]]
+    assert capped["example_index"] == [0, 0, 1, 1] and capped["start_positions"] == [0, 5, 0, 3]
+    assert cap_negative_windows(feats, 0)["input_ids"] == [[1], [6]]

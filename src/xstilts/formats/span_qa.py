@@ -193,6 +193,22 @@ def best_spans(
 # --- the format --------------------------------------------------------------------------------------------------
 
 
+def cap_negative_windows(features: Features, n: int) -> Features:
+    """Training features with at most ``n`` answerless windows (target = position 0) per question, the first in
+    document order; every window holding the answer is kept."""
+    negatives: dict[int, int] = {}
+    keep = []
+    for row, (owner, start) in enumerate(
+        zip(features["example_index"], features["start_positions"], strict=True)
+    ):
+        if start == 0:
+            negatives[owner] = negatives.get(owner, 0) + 1
+            if negatives[owner] > n:
+                continue
+        keep.append(row)
+    return {column: [values[i] for i in keep] for column, values in features.items()}
+
+
 class SpanQAFormat:
     name = "span_qa"
     sequence_columns = ("input_ids",)
