@@ -88,6 +88,8 @@ class ClassificationFormat:
         metrics = accuracy(gold, predictions)
         if spec.metric in ("micro_f1", "macro_f1"):
             metrics |= label_f1_scores(gold, predictions, spec.labels, spec.negative_label)
+        elif spec.metric == "f1":  # binary (QQP, Overruling): F1 of the class that is not negative_label
+            metrics["f1"] = label_f1_scores(gold, predictions, spec.labels, spec.negative_label)["micro_f1"]
         return metrics
 
     def write_predictions(self, predictions: list[str], examples: list, path: Path) -> None:

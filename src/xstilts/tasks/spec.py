@@ -110,7 +110,9 @@ class TaskSpec(_Strict):
         "mlm_accuracy = masked-token accuracy (MLM)"
     )
     negative_label: str | None = Field(
-        default=None, description="classification: the 'no relation' class that micro F1 leaves out (DDI)"
+        default=None,
+        description="classification: the 'no relation' class that micro F1 leaves out (DDI); with metric f1, "
+        "the negative class of a binary task (F1 is the other class's)",
     )
     unanswerable: bool = Field(
         default=False,
@@ -155,6 +157,11 @@ class TaskSpec(_Strict):
             )
         if self.gated and self.hub is not None:
             raise ValueError(f"task {self.name!r} is gated and must not declare a hub source")
+        if self.format == "classification" and self.metric == "f1" and self.negative_label not in self.labels:
+            raise ValueError(
+                f"classification task {self.name!r} with metric f1 needs negative_label, one of its labels: "
+                "f1 is the positive class's"
+            )
         if self.format == "multiple_choice" and not self.num_choices:
             raise ValueError(f"multiple-choice task {self.name!r} needs num_choices")
         return self
