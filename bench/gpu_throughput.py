@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from torch import nn
+from train_throughput import TrainerAdapter  # the CPU benchmark's: same model and loss behind Trainer
 from transformers import BertConfig, BertModel
 
 from xstilts.evaluation.predict import predict_logits
@@ -122,17 +122,6 @@ def run_xstilts(spec, feats, args, compiled: bool) -> dict:
         "examples": report.examples_seen,
         "tokens": report.tokens_seen,
     }
-
-
-class TrainerAdapter(nn.Module):
-    def __init__(self, model: MultiTaskModel, spec):
-        super().__init__()
-        self.model, self.task, self.handler = model, spec.name, get_format(spec.format)
-
-    def forward(self, input_ids, attention_mask, labels=None):
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
-        logits = self.model(self.task, batch)
-        return {"loss": self.handler.loss(logits, batch), "logits": logits}
 
 
 def run_trainer(spec, feats, args, pad_to_max: bool) -> dict:

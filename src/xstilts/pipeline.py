@@ -293,9 +293,10 @@ class Pipeline:
         for name, pt in tasks.items():
             preds = self._predict(model, pt.spec, pt.dev, pt.dev_features, name)
             out[name] = get_format(pt.spec.format).score(preds, pt.dev.examples, pt.spec, pt.dev.language)
-            label = majority_label(pt.train.examples) if pt.spec.format in LABELLED_FORMATS else None
-            if majority and label is not None and pt.dev.examples:
-                out[name][MAJORITY] = majority_accuracy(label, pt.dev.examples)
+            if majority and pt.spec.format in LABELLED_FORMATS and pt.dev.examples:
+                label = majority_label(pt.train.examples)
+                if label is not None:
+                    out[name][MAJORITY] = majority_accuracy(label, pt.dev.examples)
         return out
 
     def _validation_score(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> float:

@@ -58,16 +58,15 @@ def write_report(
     paths["markdown"] = Path(markdown) if markdown is not None else out / "report.md"
     prefix = os.path.relpath(out, paths["markdown"].parent)
 
-    def linked(files: dict) -> dict:
-        return {name: {k: f"{prefix}/{v}" for k, v in kinds.items()} for name, kinds in files.items()}
+    def linked(path: str) -> str:  # a path relative to ``out``, as seen from the Markdown file
+        return path if prefix == "." else f"{prefix}/{path}"
 
-    if prefix != ".":
-        figures, tables = linked(figures), linked(tables)
+    def linked_all(files: dict) -> dict:
+        return {name: {kind: linked(p) for kind, p in kinds.items()} for name, kinds in files.items()}
+
     paths["markdown"].parent.mkdir(parents=True, exist_ok=True)
     paths["markdown"].write_text(
-        render_markdown(
-            doc, figures, tables, f"{prefix}/{provenance.name}" if prefix != "." else provenance.name
-        ),
+        render_markdown(doc, linked_all(figures), linked_all(tables), linked(provenance.name)),
         encoding="utf-8",
     )
     paths["html"] = out / "report.html"

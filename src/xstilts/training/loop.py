@@ -237,9 +237,8 @@ def train(
     # Reading the loss back makes the host wait for the device. On GPUs it is read every LOSS_READ_EVERY steps
     # (and whenever someone consumes it), so the host keeps queueing kernels ahead; on CPUs reading is free.
     read_every = 1 if accelerator.device.type == "cpu" else LOSS_READ_EVERY
-    unread = torch.zeros(
-        (), device=accelerator.device
-    )  # loss summed since the last read: a NaN stays visible
+    # loss summed since the last read: a NaN in any step between reads stays visible
+    unread = torch.zeros((), device=accelerator.device)
     with bar(description, steps) as progress:
         progress.update(step)
         while step < steps and not stopped:
@@ -272,10 +271,11 @@ def train(
                 progress.update(1, info=f"{task} loss {value:.3f}")
                 if log_metrics is not None and accelerator.is_main_process:
                     log_metrics({f"loss/{task}": value, "learning_rate": scheduler.get_last_lr()[0]}, step)
-                if not math.isfinite(float(unread)):
-                    raise FloatingPointError(f"{description}: loss became {float(unread)} by step {step}")
+                total = float(unread)
+                if not math.isfinite(total):
+                    raise FloatingPointError(f"{description}: loss became {total} by step {step}")
                 unread.zero_()
-            if validate is not None and (step % s.eval_every == 0 or step == steps) and evaluate(step):
+            if due and evaluate(step):
                 log.info(
                     "%s: early stop at step %d (best %.3f at step %d)",
                     description,
