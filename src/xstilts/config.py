@@ -167,6 +167,10 @@ class ExecutorConfig(_Strict):
     kind: Literal["local", "ray", "slurm"] = "local"
     workers: int = Field(1, ge=1, description="local: stages run at once (1 = in this process)")
     cpus_per_stage: int = Field(1, ge=1)
+    processes_per_stage: int = Field(
+        1, ge=1, description="training stages run under `accelerate launch` with this many processes (DDP: one "
+        "per GPU; on CPUs the cores are split between them); 1 = in the stage's own process",
+    )  # fmt: skip
     gpus_per_stage: int = Field(0, ge=0)
     retries: int = Field(1, ge=0, description="ray: re-run a stage whose worker died (it resumes)")
     ray_address: str | None = Field(

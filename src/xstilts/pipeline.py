@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import Counter
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from pathlib import Path
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedDataParallelKwargs, broadcast_object_list, set_seed
 
 from xstilts import faults, stages
 from xstilts.config import (
@@ -159,7 +160,8 @@ class Pipeline:
         self.view = DataView(self.registry, self.roots, cfg.data.source)
         self.run_dir = cfg.run_dir
         self.db_path = self.run_dir / "results.sqlite"
-        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision)
+        self.accelerator = _accelerator(cfg.mixed_precision)
+        self.is_main = self.accelerator.is_main_process
         self._tracker = StageTracker()
         m = cfg.model
         self.base_model = ModelSpec(
@@ -179,7 +181,9 @@ class Pipeline:
         """One tracker run around a stage (a no-op tracker when tracking is off); ``_train`` logs to it."""
         t = self.cfg.tracking
         folder = t.dir or self.run_dir / "tracking"
-        with stage_run(t.backends, t.project or self.cfg.name, run_name, folder, params) as tracker:
+        with stage_run(
+            t.backends if self.is_main else [], t.project or self.cfg.name, run_name, folder, params
+        ) as tracker:
             self._tracker = tracker
             try:
                 yield tracker
@@ -187,7 +191,9 @@ class Pipeline:
                 self._tracker = StageTracker()
 
     def echo(self, line: str) -> None:
-        """Tell the user, and keep the line in the run folder's ``run.log``."""
+        """Tell the user, and keep the line in the run folder's ``run.log`` (one process of a DDP stage)."""
+        if not self.is_main:
+            return
         self._echo(line)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.run_dir / "run.log", "a", encoding="utf-8") as log_file:
@@ -228,6 +234,30 @@ class Pipeline:
                 "tokenizer": self.tok_fp,
             }
         )
+
+    # ---------------------------------------------------------------- stage bookkeeping
+    @contextmanager
+    def _claim(self, folder: Path):
+        """``stages.claim`` for this process. In a DDP stage the first process holds the lock and tells the
+        others whether the stage is done; they share its work folder (checkpoints are written by the first)."""
+        if self.accelerator.num_processes == 1:
+            with stages.claim(folder) as work:
+                yield work
+        elif self.is_main:
+            with stages.claim(folder) as work:
+                broadcast_object_list([work is None])
+                yield work
+        else:
+            done = broadcast_object_list([None])[0]
+            yield None if done else stages.work_folder(folder)
+
+    def _commit(self, work: Path, folder: Path, summary: dict) -> None:
+        if self.is_main:
+            stages.commit(work, folder, summary)
+
+    def _record(self, rows: list[ResultRow]) -> None:
+        if self.is_main:
+            record_results(self.db_path, rows)
 
     # ---------------------------------------------------------------- data
     def _features(self, data: SplitData, spec: TaskSpec, fs: FeatureSettings) -> dict:
@@ -280,7 +310,8 @@ class Pipeline:
         handler = get_format(spec.format)
         logits = predict_logits(
             model, head, handler, feats, self.tokenizer.pad_token_id, self.accelerator.device,
-            autocast=self.accelerator.autocast,
+            autocast=self.accelerator.autocast, rank=self.accelerator.process_index,
+            world=self.accelerator.num_processes,
         )  # fmt: skip
         return handler.decode(logits, feats, data.examples, spec)
 
@@ -321,8 +352,6 @@ class Pipeline:
                 self.tokenizer.pad_token_id,
                 loop.per_device_batch_size,
                 loop.seed,
-                acc.process_index,
-                acc.num_processes,
             )  # fmt: skip
             for name, pt in tasks.items()
         }
@@ -405,7 +434,7 @@ class Pipeline:
         if not arm.tasks:
             return None
         folder = self.intermediate_folder(arm, seed)
-        with stages.claim(folder) as work:
+        with self._claim(folder) as work:
             if work is None:
                 self.echo(f"[intermediate] {arm.name} seed {seed}: done earlier")
             else:
@@ -414,7 +443,7 @@ class Pipeline:
                 with self._tracked(f"intermediate-{arm.name}-s{seed}", params) as tracker:
                     rows = self._train_intermediate(arm, seed, folder, work)
                     tracker.log_rows(rows)
-                record_results(self.db_path, rows)
+                self._record(rows)
         return self.encoder_dir(arm, seed)
 
     def _train_intermediate(self, arm: ArmConfig, seed: int, folder: Path, work: Path) -> list[ResultRow]:
@@ -439,8 +468,9 @@ class Pipeline:
         report = self._train(model, tasks, loop, f"intermediate {arm.name} s{seed}", work / "checkpoint")
         dev_metrics = self._dev_scores(model, tasks, majority=True)
 
-        save_encoder(model.encoder, work / "encoder")
-        self.tokenizer.save_pretrained(work / "encoder")
+        if self.is_main:
+            save_encoder(model.encoder, work / "encoder")
+            self.tokenizer.save_pretrained(work / "encoder")
         rows = [
             ResultRow(self.cfg.model.name, arm.name, name, "en", metric, seed, self.arm_key(arm, None),
                       "intermediate-dev", value, self.cfg.name, "intermediate")
@@ -452,7 +482,7 @@ class Pipeline:
                 "dev_source": pt.dev_source, "labels": list(pt.spec.labels), "checksum": pt.train.checksum}
             for n, pt in tasks.items()
         }  # fmt: skip
-        stages.commit(work, folder, {"arm": arm.name, "seed": seed, "report": asdict(report),
+        self._commit(work, folder, {"arm": arm.name, "seed": seed, "report": asdict(report),
                                      "dev_metrics": dev_metrics, "data": data, "rows": [asdict(r) for r in rows],
                                      "provenance": provenance()})  # fmt: skip
         dev_text = ", ".join(
@@ -473,7 +503,7 @@ class Pipeline:
         spec = self.registry.get(target.task)
         key = self.target_key(arm, target)
         folder = self.target_folder(arm, encoder_dir, target, seed)
-        with stages.claim(folder) as work:
+        with self._claim(folder) as work:
             if work is None:  # finished by a concurrent run, which recorded its rows
                 self.echo(f"[target] {arm.name} → {target.task} seed {seed}: done earlier")
                 return [ResultRow(**r) for r in stages.read_summary(folder)["rows"]]
@@ -486,9 +516,9 @@ class Pipeline:
             summary |= {"arm": arm.name, "target": spec.name, "seed": seed, "rows": [asdict(r) for r in rows],
                         "encoder": str(encoder_dir) if encoder_dir else self.cfg.model.name,
                         "provenance": provenance()}  # fmt: skip
-            stages.commit(work, folder, summary)
+            self._commit(work, folder, summary)
         # a crash between the commit and this write loses nothing: collect() records every finished stage
-        record_results(self.db_path, rows)
+        self._record(rows)
         return rows
 
     def target_folder(
@@ -566,9 +596,10 @@ class Pipeline:
         full, data = self._eval_data(spec, target, lang)
         preds = self._predict(model, spec, data, self._features(data, spec, fs), spec.name)
         suffix = "json" if spec.format == "span_qa" else "tsv"
-        handler.write_predictions(
-            preds, data.examples, out / "predictions" / spec.name / f"{target.eval_split}-{lang}.{suffix}"
-        )
+        if self.is_main:
+            handler.write_predictions(
+                preds, data.examples, out / "predictions" / spec.name / f"{target.eval_split}-{lang}.{suffix}"
+            )
         # A split without gold gets predictions and a "not computable" row, never a score against blanks.
         metrics = handler.score(preds, data.examples, spec, lang) if data.has_gold else {spec.metric: None}
         if data.has_gold and majority is not None:
@@ -720,8 +751,27 @@ class Pipeline:
         )
         return rows
 
+    def portable_config_json(self) -> str:
+        """The validated configuration for a process that may start elsewhere (another cwd, another node):
+        absolute output and data locations."""
+        data = self.cfg.data.model_copy(
+            update={"xtreme_dir": self.roots.xtreme, "intermediate_dir": self.roots.intermediate}
+        )
+        return self.cfg.model_copy(
+            update={"output_dir": self.cfg.output_dir.resolve(), "data": data}
+        ).model_dump_json()
+
+    def trains(self, stage) -> bool:
+        """Whether a stage trains a model (intermediate, or a target that is not retrieval)."""
+        if stage.kind == "intermediate":
+            return True
+        return stage.kind == "target" and self.registry.get(stage.info["target"]).format != "retrieval"
+
     def run_stage(self, stage) -> None:
-        """Run one stage of this configuration's graph: a ``Stage`` or its id (``target:mnli:xnli:s1``)."""
+        """Run one stage of this configuration's graph: a ``Stage`` or its id (``target:mnli:xnli:s1``).
+
+        With ``executor.processes_per_stage > 1`` a training stage runs under ``accelerate launch`` (DDP); every
+        process of the launch comes back here and runs its share."""
         if isinstance(stage, str):
             from xstilts.grid.graph import build_graph
 
@@ -729,6 +779,12 @@ class Pipeline:
             if stage not in by_id:
                 raise ValueError(f"no stage {stage!r} in the graph of {self.cfg.name!r}")
             stage = by_id[stage]
+        processes = self.cfg.executor.processes_per_stage
+        if processes > 1 and self.accelerator.num_processes == 1 and self.trains(stage) and not stage.done:
+            from xstilts.grid.launch import launch_stage
+
+            launch_stage(self, stage.id, processes)
+            return
         info = stage.info
         if stage.kind == "prepare":
             self.prepare(info["task"])
@@ -827,3 +883,12 @@ def provenance() -> dict:
         "git_revision": rev,
         "created": time.time(),
     }
+
+
+def _accelerator(mixed_precision: str) -> Accelerator:
+    """This process's accelerator. Inside ``accelerate launch`` on a machine without GPUs, the processes form a
+    CPU (gloo) group — accelerate only does that when told ``cpu=True``. Several task heads share one encoder
+    and a step trains one of them, so DDP must expect parameters without gradients."""
+    cpu = "LOCAL_RANK" in os.environ and not torch.cuda.is_available()
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    return Accelerator(mixed_precision=mixed_precision, cpu=cpu, kwargs_handlers=[ddp])

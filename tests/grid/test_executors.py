@@ -12,7 +12,7 @@ from xstilts.config import load_config
 from xstilts.pipeline import Pipeline
 from xstilts.results.db import read_results
 
-from .conftest import write_grid
+from .conftest import STEPS, write_grid
 
 ARMS = [{"name": "baseline"}, {"name": "mnli", "tasks": ["mnli"], "max_train_examples": 24}]
 
@@ -70,3 +70,25 @@ def test_two_concurrent_runs_of_one_grid(tmp_path, reference):
     # every stage was built by exactly one of the two runs
     config = yaml.safe_load(path.read_text())
     assert config["name"] == "grid"
+
+
+def test_training_stages_run_as_ddp_processes(tmp_path, reference):
+    """processes_per_stage: 2 — each training stage runs under `accelerate launch` (2 CPU processes, gloo);
+    retrieval and prepare stages stay single-process; only the first process writes, so no row doubles."""
+    steps = {**STEPS, "per_device_batch_size": 2}  # 2 processes x 2 = the effective batch of 4
+    path = write_grid(tmp_path, ARMS, ["xnli"], [1], intermediate=steps, target_training=steps,
+                      executor={"processes_per_stage": 2})  # fmt: skip
+    lines = []
+    pipe = Pipeline(load_config(path), echo=lines.append)
+    pipe.run()
+    launched = sorted(line.split(":")[0] for line in lines if line.startswith("[launch]"))
+    assert len(launched) == 3, lines  # the mnli intermediate and two xnli targets
+    got = table(path)
+    assert [r[:5] for r in got] == [r[:5] for r in reference]  # same rows (values differ: dropout draws)
+    assert all(r[5] is not None for r in got)
+    for folder in (pipe.run_dir / "targets").glob("*/xnli/s1-*"):
+        report = yaml.safe_load((folder / "summary.json").read_text())["report"]
+        assert report["examples_seen"] == STEPS["max_steps"] * STEPS["batch_size"]  # both processes' rows
+    again = []
+    Pipeline(load_config(path), echo=again.append).run()
+    assert not [line for line in again if line.startswith("[launch]")]

@@ -1,4 +1,8 @@
-"""Inference in length-sorted, token-budgeted batches; outputs are returned in feature order."""
+"""Inference in length-sorted, token-budgeted batches; outputs are returned in feature order.
+
+Under DDP every process predicts every ``world``-th batch and the outputs are gathered, so each process ends
+with all of them (every rank then scores the same predictions: early-stopping decisions agree).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ def predict_logits(
     max_tokens: int = 4096,  # measured: 4k-token batches run ~25 % faster than 16k on a 2-core CPU (cache)
     max_batch: int = 256,
     autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+    rank: int = 0,
+    world: int = 1,
 ) -> list[torch.Tensor]:
     """Per-feature logits (one tensor per feature row, CPU fp32), in the order of ``features``."""
     was_training = model.training
@@ -31,7 +37,7 @@ def predict_logits(
     lengths = feature_lengths(features)
     out: list[torch.Tensor | None] = [None] * len(lengths)
     with inference_attention(model):
-        for idx in sorted_batches(lengths, max_tokens, max_batch):
+        for idx in sorted_batches(lengths, max_tokens, max_batch)[rank::world]:
             rows = [{k: col[i] for k, col in features.items()} for i in idx]
             batch = {k: v.to(device) for k, v in handler.collate(rows, pad_id).items()}
             with autocast() if autocast else contextlib.nullcontext():
@@ -40,4 +46,10 @@ def predict_logits(
                 # Token-level outputs (B, L, ...) are cut back to the row's own length: padding never leaks out.
                 out[i] = logits[j, : len(features["input_ids"][i])] if logits.dim() >= 3 else logits[j]
     model.train(was_training)
+    if world > 1:
+        from accelerate.utils import gather_object
+
+        mine = [(i, t) for i, t in enumerate(out) if t is not None]
+        for i, t in gather_object(mine):
+            out[i] = t
     return out  # type: ignore[return-value]

@@ -46,13 +46,7 @@ class Executor:
         self.settings = settings
 
     def run(self, pipe: Pipeline, waves: list[list[Stage]]) -> None:
-        # Workers may start elsewhere (another cwd, another node): ship absolute locations.
-        data = pipe.cfg.data.model_copy(
-            update={"xtreme_dir": pipe.roots.xtreme, "intermediate_dir": pipe.roots.intermediate}
-        )
-        config_json = pipe.cfg.model_copy(
-            update={"output_dir": pipe.cfg.output_dir.resolve(), "data": data}
-        ).model_dump_json()
+        config_json = pipe.portable_config_json()
         for wave in waves:
             self.run_wave(pipe, config_json, wave)
 

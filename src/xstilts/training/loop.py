@@ -57,7 +57,15 @@ class LoopSettings:
 
 @dataclass
 class TaskStream:
-    """The training features of one task, served as endless length-grouped micro-batches."""
+    """The training features of one task, served one optimizer step at a time, endlessly.
+
+    Rows are drawn in length-grouped batches of the *effective* batch size (``micro_batch × world × accum``),
+    so which rows make up an optimizer step does not depend on how the batch is split across processes and
+    accumulation steps. Micro-step ``j`` of a step takes the next ``micro_batch × world`` rows of the batch
+    and rank ``r`` every ``world``-th of them: every rank takes part in every micro-step, and no rank reads
+    another's rows. Under DDP the few rows (fewer than ``world``) that cannot be split that way at the end
+    of a batch are skipped.
+    """
 
     task: str
     handler: FormatHandler
@@ -67,29 +75,32 @@ class TaskStream:
     seed: int
     rank: int = 0
     world: int = 1
+    accum: int = 1
     epoch: int = 0
-    _queue: list = field(default_factory=list)
+    _queue: list = field(default_factory=list)  # steps of this epoch: each a list of micro-batch row lists
 
     def __len__(self) -> int:
         return len(self.features["input_ids"])
 
     def _refill(self) -> None:
         lengths = feature_lengths(self.features)
-        batches = length_grouped_batches(lengths, self.micro_batch * self.world, self.seed, self.epoch)
-        # Each rank takes its own slice of every global batch: no rank reads another's rows.
-        self._queue = [b[self.rank :: self.world] for b in batches if len(b[self.rank :: self.world])]
+        per_micro = self.micro_batch * self.world
+        batches = length_grouped_batches(lengths, per_micro * self.accum, self.seed, self.epoch)
+        self._queue = []
+        for batch in batches:
+            micros = [batch[i : i + per_micro] for i in range(0, len(batch), per_micro)]
+            step = [m[self.rank :: self.world] for m in micros if len(m) >= self.world]
+            if step:
+                self._queue.append(step)
         self.epoch += 1
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "queue": [list(map(int, b)) for b in self._queue]}
+        return {"epoch": self.epoch, "queue": [[list(map(int, m)) for m in step] for step in self._queue]}
 
     def load_state_dict(self, state: dict) -> None:
-        self.epoch, self._queue = int(state["epoch"]), [list(b) for b in state["queue"]]
+        self.epoch, self._queue = int(state["epoch"]), [[list(m) for m in step] for step in state["queue"]]
 
-    def next_batch(self) -> dict[str, torch.Tensor]:
-        if not self._queue:
-            self._refill()
-        idx = self._queue.pop(0)
+    def _collate(self, idx: list[int]) -> dict[str, torch.Tensor]:
         rows = [{k: col[i] for k, col in self.features.items()} for i in idx]
         if getattr(self.handler, "stream_state", False):
             # Formats with per-pass randomness (MLM dynamic masking) derive it from the stream's own state, so a
@@ -97,6 +108,18 @@ class TaskStream:
             for row in rows:
                 row["stream_epoch"], row["stream_seed"] = self.epoch - 1, self.seed
         return self.handler.collate(rows, self.pad_id)
+
+    def next_step(self) -> list[dict[str, torch.Tensor]]:
+        """This rank's micro-batches of the next optimizer step (``accum`` of them, fewer at an epoch's end)."""
+        if not self._queue:
+            self._refill()
+        return [self._collate(idx) for idx in self._queue.pop(0)]
+
+    def next_batch(self) -> dict[str, torch.Tensor]:
+        """The next micro-batch, for streams without accumulation (one micro-batch per step)."""
+        if self.accum != 1:
+            raise ValueError("next_batch() serves streams with accum=1; use next_step()")
+        return self.next_step()[0]
 
 
 @dataclass
@@ -165,6 +188,9 @@ def train(
             f"batch_size {s.batch_size} is not a multiple of per-device batch × processes ({per_step})"
         )
     accum = s.batch_size // per_step
+    for st in streams.values():  # how each step's rows are split: this process's share, in micro-batches
+        st.rank, st.world = accelerator.process_index, world
+        st.accum, st.micro_batch = accum, s.per_device_batch_size
     steps = total_steps(streams, s)
     sizes = {t: len(st) for t, st in streams.items()}
     options = dict(s.sampler_options)
@@ -227,7 +253,7 @@ def train(
         if log_metrics is not None and accelerator.is_main_process:
             log_metrics({"validation_score": score}, step)
         if best_score is None or score > best_score:
-            best_score, best_step, best_state, bad_evals = score, step, trainable_state(model), 0
+            best_score, best_step, best_state, bad_evals = score, step, trainable_state(unwrapped), 0
         else:
             bad_evals += 1
         return bad_evals >= s.patience
@@ -244,16 +270,17 @@ def train(
         while step < steps and not stopped:
             task = sampler.pick()
             loss_sum = torch.zeros((), device=accelerator.device)
-            for micro in range(accum):
-                cpu_batch = streams[task].next_batch()
+            micro_batches = streams[task].next_step()
+            for micro, cpu_batch in enumerate(micro_batches):
                 # rows of labels = examples (multiple choice packs K sequences into one example)
                 examples += len(cpu_batch.get("labels", cpu_batch["input_ids"]))
                 tokens += int(cpu_batch["attention_mask"].sum())
                 batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in cpu_batch.items()}
-                sync = contextlib.nullcontext() if micro == accum - 1 else accelerator.no_sync(model)
+                last = micro == len(micro_batches) - 1
+                sync = contextlib.nullcontext() if last else accelerator.no_sync(model)
                 with sync, accelerator.autocast():
                     logits = model(task, batch)
-                    loss = streams[task].handler.loss(logits, batch) / accum
+                    loss = streams[task].handler.loss(logits, batch) / len(micro_batches)
                 accelerator.backward(loss)
                 loss_sum += loss.detach().float()
             if s.max_grad_norm:
@@ -289,6 +316,9 @@ def train(
             faults.point("train_step")
     if best_state is not None and best_step != step:
         restore_parameters(unwrapped, best_state)
+    if world > 1:  # each process counted its own rows
+        counts = accelerator.reduce(torch.tensor([examples, tokens], device=accelerator.device), "sum")
+        examples, tokens = (int(v) for v in counts.tolist())
     snapshot(finished=True)
     seconds = elapsed + time.perf_counter() - start
     # The accelerator keeps every prepared model and optimizer alive until told otherwise: one pipeline
