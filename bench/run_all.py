@@ -70,7 +70,8 @@ def markdown(summary: dict) -> str:
             lines += [f"**failed** after {res['seconds']:.0f} s: `{res['error']}`", ""]
             continue
         load = res["machine"]["load_average"][0]
-        lines += [f"{res['seconds']:.0f} s wall; load average at its end {load:.2f}.", ""]
+        when = res["machine"].get("time", "")  # --resume mixes runs: each benchmark says when it ran
+        lines += [f"Run {when}: {res['seconds']:.0f} s wall; load average at its end {load:.2f}.", ""]
         lines += ["| figure | value | unit |", "|---|---:|---|"]
         lines += [f"| {f['name']} | {fmt(f['value'])} | {f['unit']} |" for f in res["figures"]]
         if res["targets"]:

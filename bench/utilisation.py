@@ -19,7 +19,8 @@ the head and the optimizer are not counted (they are overhead, as in the usual M
 Training is measured through ``xstilts.training.loop.train`` (the real loop: collate, AdamW, clipping,
 schedule; the target figure) and as a bare forward+backward+clip+AdamW step on a fixed batch, timed per phase,
 with the loop's optimizer (multi-tensor ``foreach`` on CPU) and, as a what-if, torch's fused CPU AdamW; the
-bare step and bare forward also run with the other attention kernel (``sdpa`` where the CPU default is eager).
+bare step and bare forward also run with the other attention kernel (``sdpa`` where the CPU default is eager),
+and the bare step once more with every dropout off (what the random masks cost: not a recipe to train with).
 Inference is measured through ``xstilts.evaluation.predict.predict_logits`` (the target figure) and as a bare
 ``no_grad`` forward. A ``torch.profiler`` pass splits forward+backward and the inference forward by op
 (GEMM, softmax, LayerNorm, GELU, dropout, element-wise, other): with the phase times, that says what bounds
@@ -239,6 +240,11 @@ def main() -> None:
     other, _ = build(args.layers, other_attention, args.seed)
     other_step, _, _ = bare_step_fn(other, args)
     other_forward, _ = bare_forward_fn(other, args)
+    no_dropout, _ = build(args.layers, args.attention, args.seed)
+    for module in no_dropout.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    no_dropout_step, _, _ = bare_step_fn(no_dropout, args)
     loop_training(model, spec, feats, args, 2)  # warm-up
 
     def predict():
@@ -266,12 +272,23 @@ def main() -> None:
             "bare_infer": fwd_tokens * count["forward"] / best_seconds(forward, args.repeats),
             "other_train": step_tokens * count["training"] / best_seconds(other_step, args.repeats),
             "other_infer": fwd_tokens * count["forward"] / best_seconds(other_forward, args.repeats),
+            "no_dropout_train": step_tokens * count["training"] / best_seconds(no_dropout_step, args.repeats),
         }
         for k, v in rates.items():
             best[k] = max(best[k], v)
         print(f"round {r + 1}: peak {peaks[-1]['peak'] / 1e9:.1f} GFLOP/s, " + ", ".join(f"{k} {v / 1e9:.1f}" for k, v in rates.items()))  # fmt: skip
     peak = {"peak": max(x["peak"] for x in peaks), "rounds": peaks}
-    shaped, loop_train, bare_train, fused_train, loop_infer, bare_infer, other_train, other_infer = (
+    (
+        shaped,
+        loop_train,
+        bare_train,
+        fused_train,
+        loop_infer,
+        bare_infer,
+        other_train,
+        other_infer,
+        no_dropout_train,
+    ) = (
         best[k]
         for k in (
             "shaped",
@@ -282,6 +299,7 @@ def main() -> None:
             "bare_infer",
             "other_train",
             "other_infer",
+            "no_dropout_train",
         )  # fmt: skip
     )
     phase_s = {k: min(v) for k, v in phases.items()}
@@ -317,6 +335,7 @@ def main() -> None:
             100 * other_infer / P,
             "%",
         ),
+        figure("training bare step, dropout off (what-if) ÷ peak", 100 * no_dropout_train / P, "%"),
     ]
     for label, prof in (("training fwd+bwd", prof_train), ("inference forward", prof_infer)):
         for cat, share in prof["shares"].items():

@@ -103,3 +103,15 @@ def test_tiny_model_run_records_every_language(tmp_path):
     rows = Pipeline(cfg, echo=lambda s: None).run()
     langs = {(r.arm, r.target, r.language) for r in rows if r.stage == "target"}
     assert len(langs) == 8
+
+
+def test_constant_floor_is_the_best_single_label_score():
+    from xstilts.data.records import TextExample
+    from xstilts.pipeline import constant_floor
+    from xstilts.tasks import get_registry
+
+    spec = get_registry().get("overruling")  # binary F1 of "Yes"; the majority class here is "No"
+    gold = [TextExample(str(i), "x", None, "Yes" if i < 3 else "No") for i in range(10)]
+    name, value = constant_floor(spec, gold, "en")
+    # always "No" scores F1 0; always "Yes": precision 3/10, recall 1 -> F1 = 2·0.3 / 1.3
+    assert name == "constant_f1" and value == pytest.approx(100 * 0.6 / 1.3)

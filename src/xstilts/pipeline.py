@@ -134,6 +134,19 @@ def majority_accuracy(label: str, examples: list) -> float:
     return 100.0 * sum(e.label == label for e in examples) / len(examples)
 
 
+def constant_floor(spec: TaskSpec, examples: list, language: str) -> tuple[str, float]:
+    """(``constant_<metric>``, the best selection-metric score of one label predicted for every example).
+
+    The floor for a metric that is not accuracy: a binary F1 is beaten by "always positive", not by the
+    majority class (which may score 0), and a micro-F1 without the negative class likewise."""
+    handler = get_format(spec.format)
+    best = max(
+        main_score(spec.metric, handler.score([label] * len(examples), examples, spec, language))
+        for label in spec.labels
+    )
+    return f"constant_{spec.metric}", best
+
+
 def _built(pt: PhaseTask) -> list[tuple[str, str, int]]:
     """(split, source, feature rows) of a phase task's training and validation features."""
     return [("train", pt.train.source, len(pt.train_features["input_ids"])),
@@ -328,6 +341,9 @@ class Pipeline:
                 label = majority_label(pt.train.examples)
                 if label is not None:
                     out[name][MAJORITY] = majority_accuracy(label, pt.dev.examples)
+                if pt.spec.format == "classification" and pt.spec.metric != "accuracy":
+                    key, value = constant_floor(pt.spec, pt.dev.examples, pt.dev.language)
+                    out[name][key] = value
         return out
 
     def _validation_score(self, model: MultiTaskModel, tasks: dict[str, PhaseTask]) -> float:
@@ -488,6 +504,7 @@ class Pipeline:
         dev_text = ", ".join(
             f"{n} {tasks[n].spec.metric} {main_score(tasks[n].spec.metric, m):.1f}"
             + (f" (majority {m[MAJORITY]:.1f})" if MAJORITY in m else "")
+            + "".join(f" ({k.replace('_', ' ')} {v:.1f})" for k, v in m.items() if k.startswith("constant_"))
             for n, m in dev_metrics.items()
         )
         self.echo(
