@@ -31,7 +31,7 @@ bench: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-# The study on the sample data (configs/sample-study.yaml; ~1.5-2 h on 2 CPU cores): runs the grid, then writes
+# The study on the sample data (configs/sample-study.yaml; ~2 h on 2 CPU cores): runs the grid, then writes
 # docs/results/sample-study.md with its figures and tables under docs/results/sample-study/.
 sample-study: $(STAMP)
 	$(BIN)/xstilts run configs/sample-study.yaml
