@@ -10,7 +10,7 @@ import pytest
 import torch
 from accelerate import Accelerator
 
-from xstilts.grid.launch import _free_port
+from xstilts.grid.launch import _free_port, accelerate_launch
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 
@@ -27,17 +27,20 @@ def load_worker():
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("ddp") / "result.pt"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--num_cpu_threads_per_process", "1", "--main_process_port", str(_free_port()), str(WORKER), str(out)]  # fmt: skip
+    cmd = accelerate_launch(2, "no", gpus=0, cores=2, port=_free_port()) + [str(WORKER), str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return torch.load(out, weights_only=False)
 
 
-def test_two_processes_train_like_one_with_accumulation(two_processes):
-    worker = load_worker()
-    one = worker.run(Accelerator(cpu=True))  # 1 process: 4 micro-batches of 4 per step; 2 processes: 2 each
+@pytest.fixture(scope="module")
+def one_process() -> dict:
+    """The reference: 1 process, 4 micro-batches of 4 per step (2 processes: 2 each)."""
+    return load_worker().run(Accelerator(cpu=True))
+
+
+def test_two_processes_train_like_one_with_accumulation(two_processes, one_process):
+    one = one_process
     assert two_processes["world"] == 2 and one["world"] == 1
     assert two_processes["params"].keys() == one["params"].keys()
     for name, value in one["params"].items():
@@ -50,7 +53,7 @@ def test_two_processes_train_like_one_with_accumulation(two_processes):
     ]
 
 
-def test_gathered_predictions_are_complete_and_in_order(two_processes):
-    one = load_worker().run(Accelerator(cpu=True))
+def test_gathered_predictions_are_complete_and_in_order(two_processes, one_process):
+    one = one_process
     assert two_processes["logits"].shape == one["logits"].shape == (50, 2)
     torch.testing.assert_close(two_processes["logits"], one["logits"], rtol=1e-4, atol=1e-5)

@@ -22,16 +22,15 @@ if TYPE_CHECKING:
     from xstilts.pipeline import Pipeline
 
 
-def launch_command(
-    config_file: str, stage_id: str, processes: int, mixed_precision: str, gpus: int, cores: int, port: int
-) -> list[str]:
-    """The ``accelerate launch`` command line of one stage (one machine)."""
+def accelerate_launch(processes: int, mixed_precision: str, gpus: int, cores: int, port: int) -> list[str]:
+    """``accelerate launch`` on one machine, up to the script it runs: one process per GPU, or on a machine
+    without GPUs a CPU group sharing the cores."""
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
            "--num_machines", "1", "--mixed_precision", mixed_precision, "--dynamo_backend", "no",
            "--main_process_port", str(port)]  # fmt: skip
     if not gpus:  # CPU processes share the cores; without this each would start one thread per core
         cmd += ["--num_cpu_threads_per_process", str(max(1, cores // processes))]
-    return cmd + ["-m", "xstilts.grid.launch", config_file, stage_id]
+    return cmd
 
 
 def launch_stage(pipe: Pipeline, stage_id: str, processes: int) -> None:
@@ -52,8 +51,10 @@ def launch_stage(pipe: Pipeline, stage_id: str, processes: int) -> None:
         tmp = config_file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(config_json, encoding="utf-8")
         os.replace(tmp, config_file)
-    cmd = launch_command(str(config_file), stage_id, processes, pipe.cfg.mixed_precision, gpus,
-                         len(os.sched_getaffinity(0)), _free_port())  # fmt: skip
+    cmd = accelerate_launch(
+        processes, pipe.cfg.mixed_precision, gpus, len(os.sched_getaffinity(0)), _free_port()
+    )
+    cmd += ["-m", "xstilts.grid.launch", str(config_file), stage_id]
     pipe.echo(f"[launch] {stage_id}: {processes} processes (accelerate launch, DDP)")
     done = subprocess.run(cmd, check=False)
     if done.returncode:
