@@ -113,19 +113,29 @@ def report(
     run: Annotated[
         Path,
         typer.Argument(
-            metavar="RUN_DIR_OR_CONFIG",
-            help="a run folder (output_dir/<name>) or the run's configuration YAML",
+            metavar="RUN_DIR_OR_CONFIG_OR_TABLE",
+            help="a run folder (output_dir/<name>), the run's configuration YAML, or a committed table "
+            "(a report's tables/results.csv or tables/transfer.csv; needs --config)",
         ),
     ],
     out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
     markdown: Annotated[
         Path | None, typer.Option(help="write the Markdown here instead (links point into the report folder)")
     ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="with a table: the run's configuration (groups, contrasts, seeds)")
+    ] = None,
 ) -> None:
     """Write the analysis report of a run: Markdown, self-contained HTML, figures (PNG/PDF), tables (CSV/LaTeX)."""
-    from xstilts.report.write import write_report
+    from xstilts.report.write import write_report, write_table_report
 
     try:
+        if run.suffix == ".csv":
+            if config is None or out is None:
+                raise XstiltsError(f"{run}: a table needs --config (the run's configuration) and --out")
+            paths = write_table_report(run, config, out, markdown=markdown)
+            console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
+            return
         run_dir = _run_dir(run)
         if not run_dir.is_dir():
             raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
