@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from xstilts.analysis.bundle import RunAnalysis
 from xstilts.report.summary import selection_lines, summary_lines
@@ -19,6 +20,8 @@ FIGURE_CAPTIONS = {
     "cells are known), coloured by group; mixtures hollow.",
     "language_delta": "Δ vs the baseline per language (mean over targets and seeds), languages grouped by family.",
 }
+
+
 @dataclass
 class Section:
     title: str
@@ -69,7 +72,23 @@ def table_document(ans, describe: str, name: str, table) -> Document:
     tables = task_tables(ans)
     section = Section("Domain vs general at the level of tasks", [METHOD], tables, ["task_forest"])
     matrix = Section("Transfer matrix", figures=["transfer_matrix"])
-    provenance = [{"run_id": name, "created": time.time(), "config": {}, "provenance": {"input": str(table)}}]
+    written = {t.name for t in tables} | {Path(table).stem}
+    kept = sorted(p.name for p in Path(table).parent.glob("*.csv") if p.stem not in written)
+    if kept:
+        matrix.paragraphs.append(
+            "Other tables next to the input (in its folder), from the original run and not recomputed here: "
+            + ", ".join(kept)
+            + "."
+        )
+    # keep the original runs' provenance when the input sits in a report folder (<report>/tables/<table>)
+    original = Path(table).parent.parent / "provenance.json"
+    runs = json.loads(original.read_text(encoding="utf-8")) if original.is_file() else []
+    runs = [r for r in runs if r.get("provenance", {}).get("input") is None]  # not a previous recompute
+    recompute = {"input": str(table), "xstilts": "task-level recompute"}
+    provenance = [
+        *runs,
+        {"run_id": f"{name} (recomputed)", "created": time.time(), "config": {}, "provenance": recompute},
+    ]
     return Document(f"X-STILTs task-level report: {name}", [describe, *task_summary_lines(ans)],
                     [section, matrix], provenance)  # fmt: skip
 

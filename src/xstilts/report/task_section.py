@@ -38,9 +38,8 @@ def contrast_line(ans: TaskAnswer, row) -> str:
     if not row.estimable:
         arms = [a for a in f"{row.arms}, {row.reference_arms}".split(", ") if a in means.index]
         described = ", ".join(f"{a} {fmt(means[a], 2, True)}" for a in arms)
-        return (
-            f"{head}: cannot be estimated at the task level ({row.reason}); no directional claim. "
-            + (f"Descriptive mean Δ per arm: {described}." if described else "")
+        return f"{head}: cannot be estimated at the task level ({row.reason}); no directional claim. " + (
+            f"Descriptive mean Δ per arm: {described}." if described else ""
         )
     verdict = (
         "no detectable domain effect"
@@ -92,7 +91,10 @@ def summary_lines(ans: TaskAnswer) -> list[str]:
         parts = "; ".join(f"{t}: {why}" for t, why in ans.excluded.items())
         lines.append(f"Left out of the primary contrasts (floor): {parts}.")
     if ans.missing:
-        lines.append("Not recomputable from the input (it has no cell table): " + "; ".join(ans.missing) + ".")
+        lines.append(
+            "Not recomputable from the input (it has no cell table): " + "; ".join(ans.missing) + ". Reports "
+            "now commit their cell table (tables/results.csv), so a later study can be re-analysed in full."
+        )
     return lines
 
 
@@ -104,7 +106,8 @@ def _contrast_table(df: pd.DataFrame, adjusted: str) -> pd.DataFrame:
         "Δ difference": [fmt(x, 2, True) for x in df["estimate"]],
         "between-task sd": [_sd(x) for x in df["sd_between"]],
         "95% CI (Welch)": [
-            f"[{fmt(lo, 2, True)}, {fmt(hi, 2, True)}]" for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)
+            f"[{fmt(lo, 2, True)}, {fmt(hi, 2, True)}]"
+            for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)
         ],
         "p (task labels)": [fmt_p(p) for p in df["p_perm"]],
         adjusted: [fmt_p(p) for p in df["p_adjusted"]],
