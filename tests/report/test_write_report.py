@@ -160,3 +160,17 @@ def test_one_seed_one_task_per_group_makes_no_directional_claim(tmp_path):
     line = summary_lines(ans)[0]
     assert "cannot be estimated at the task level" in line and "no directional claim" in line
     assert "help more" not in line and "CI" not in line and "permutation" not in line
+
+
+def test_plan_power_lines_from_a_pilot_cell_table(written_report, synthetic_run):
+    from xstilts.cli import _power_lines
+    from xstilts.config import load_config
+
+    cfg = load_config(synthetic_run / "config.yaml")
+    table = written_report["markdown"].parent / "tables" / "results.csv"
+    lines = _power_lines(cfg, table, synthetic_run / "config.yaml")
+    assert lines[0].startswith(f"variance components from {table}")
+    assert "biomedical − general: 2 vs 2 tasks; minimum detectable effect" in lines[1] and "points" in lines[1]
+    assert "legal − general: 1 vs 2 tasks" in lines[2] and "not estimable" in lines[2]
+    with pytest.raises(Exception, match="--pilot-config"):
+        _power_lines(cfg, table, None)
