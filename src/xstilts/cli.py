@@ -173,7 +173,10 @@ def plan(
     ] = True,
     pilot: Annotated[
         Path | None,
-        typer.Option(help="a pilot's cell table (a report's tables/results.csv) or transfer.csv, with --pilot-config"),
+        typer.Option(
+            help="a pilot run folder, or its cell table (a report's tables/results.csv) or transfer.csv "
+            "with --pilot-config"
+        ),
     ] = None,
     pilot_config: Annotated[Path | None, typer.Option(help="the pilot's configuration (its arms' groups)")] = None,
 ) -> None:
@@ -217,12 +220,18 @@ def _power_lines(cfg, pilot: Path | None, pilot_config: Path | None) -> list[str
         pilot_config = SAMPLE_STUDY / "configs/sample-study.yaml"
         if not pilot.is_file() or not pilot_config.is_file():
             return ["(no pilot: pass --pilot and --pilot-config for the minimum detectable effect)"]
-    if pilot_config is None:
-        raise XstiltsError(f"{pilot}: --pilot needs --pilot-config (the pilot's configuration)")
-    pcfg = load_config(pilot_config)
+    if pilot.is_dir():
+        from xstilts.analysis.bundle import pilot_cells
+
+        pcfg, cells = pilot_cells(pilot)
+        matrix = None
+    elif pilot_config is None:
+        raise XstiltsError(f"{pilot}: a pilot table needs --pilot-config (the pilot's configuration)")
+    else:
+        pcfg = load_config(pilot_config)
+        cells, matrix = read_table(pilot)
     preg = registry_for(pcfg)
     pmembers, _ = contrast_members(pcfg, arm_groups(pcfg, preg), arm_formats(pcfg, preg))
-    cells, matrix = read_table(pilot)
     comp = (
         components_from_cells(cells, pmembers, str(pilot))
         if cells is not None

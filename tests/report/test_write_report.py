@@ -174,3 +174,4 @@ def test_plan_power_lines_from_a_pilot_cell_table(written_report, synthetic_run)
     assert "legal − general: 1 vs 2 tasks" in lines[2] and "not estimable" in lines[2]
     with pytest.raises(Exception, match="--pilot-config"):
         _power_lines(cfg, table, None)
+    assert _power_lines(cfg, synthetic_run, None)[1:] == lines[1:]  # the run folder gives the same cells

@@ -56,6 +56,14 @@ class RunAnalysis:
         return [t.task for t in self.config.targets if t.task in self.splits]
 
 
+def pilot_cells(run_dir: Path | str) -> tuple[RunConfig, pd.DataFrame]:
+    """A run's configuration and its Δ cells (official languages, reporting split): what ``plan --pilot``
+    estimates variance components from, without the report's bootstraps."""
+    cfg = load_run_config(run_dir)
+    scores = main_scores(load_results(run_dir), registry_for(cfg))
+    return cfg, official(compute_deltas(on_report_split(scores, report_splits(scores)), baseline_arm(cfg)))
+
+
 def analyse_run(run_dir: Path | str, n_boot: int = 2000, n_perm: int = 10000, seed: int = 0) -> RunAnalysis:
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
