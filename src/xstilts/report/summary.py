@@ -47,7 +47,11 @@ def selection_lines(a: RunAnalysis) -> list[str]:
         return []
     dm, dsd = sel.delta
     picks = ", ".join(f"{t} ← {arm}" for t, arm in sel.choice.items())
-    line = f"Choosing the best arm per target on English results ({picks}) gives an XTREME score of {mean_sd(mean, sd, 2)}"
+    how = "each seed scored with the arms chosen on the other seeds" if len(sel.per_seed) > 1 else "one seed"
+    line = (
+        f"Choosing the best arm per target on English results ({picks} on all seeds; cross-fitted: {how}) "
+        f"gives an XTREME score of {mean_sd(mean, sd, 2)}"
+    )
     if dm is not None:
         line += f" ({mean_sd(dm, dsd, 2, True)} vs {a.baseline})"
     return [line + f"; coverage: {sel.coverage}."] + [f"  Warning: {w}" for w in sel.warnings]
