@@ -175,3 +175,17 @@ def test_plan_power_lines_from_a_pilot_cell_table(written_report, synthetic_run)
     with pytest.raises(Exception, match="--pilot-config"):
         _power_lines(cfg, table, None)
     assert _power_lines(cfg, synthetic_run, None)[1:] == lines[1:]  # the run folder gives the same cells
+
+
+def test_demo_shaped_report_makes_no_directional_claim(tmp_path, run_builder):
+    """One seed, one task per group (the demo): the whole report is written and says it cannot answer."""
+    from xstilts.report.write import write_report
+
+    run = run_builder(tmp_path, arms={"baseline", "mnli", "contract_nli", "scitail"}, seeds=[1])
+    paths = write_report(run, run / "report", n_boot=50, n_perm=50)
+    summary = paths["markdown"].read_text().split("## Domain vs general")[0]
+    assert summary.count("cannot be estimated at the task level") == 2
+    assert "help more" not in summary and "help less" not in summary
+    assert "permutation p" not in summary
+    assert "one seed: the arms were chosen and scored on the same seed" in summary
+    assert (run / "report" / "figures" / "task_forest.png").is_file()
