@@ -44,6 +44,7 @@ def test_markdown_says_the_answer_in_words(written_report):
     summary = md.split("## Domain vs general")[0]
     assert "Biomedical − general, 2 vs 2 tasks" in summary and "+3.0" in summary
     assert "the smallest possible p is 0.33: the test cannot reject at 0.05" in summary
+    assert "Mixed-model cross-check: +3.0" in summary and "DISAGREES with the permutation test" in summary
     assert "Legal − general, 1 vs 2 tasks: cannot be estimated at the task level" in summary
     assert "no directional claim" in summary
     assert "cells" not in summary  # no cell-level p-value in the summary

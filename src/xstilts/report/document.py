@@ -60,7 +60,7 @@ def build_document(a: RunAnalysis) -> Document:
         ),
         Section(
             "Languages",
-            tables=pick("transfer_gap", "languages", "by_family", "by_script"),
+            tables=pick("transfer_gap", "languages", "language_by_target", "by_family", "by_script"),
             figures=["language_delta"],
         ),
     ]

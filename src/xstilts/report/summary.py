@@ -47,9 +47,13 @@ def selection_lines(a: RunAnalysis) -> list[str]:
         return []
     dm, dsd = sel.delta
     picks = ", ".join(f"{t} ← {arm}" for t, arm in sel.choice.items())
-    how = "each seed scored with the arms chosen on the other seeds" if len(sel.per_seed) > 1 else "one seed"
+    how = (
+        "cross-fitted: each seed scored with the arms chosen on the other seeds"
+        if len(sel.per_seed) > 1
+        else "not cross-fitted: one seed"
+    )
     line = (
-        f"Choosing the best arm per target on English results ({picks} on all seeds; cross-fitted: {how}) "
+        f"Choosing the best arm per target on English results ({picks} on all seeds; {how}) "
         f"gives an XTREME score of {mean_sd(mean, sd, 2)}"
     )
     if dm is not None:

@@ -121,6 +121,28 @@ def selection_table(a: RunAnalysis) -> list[ReportTable]:
     return [ReportTable("selection", "Best arm per target, chosen on English results only", eng, display)]
 
 
+def per_target_language_table(a: RunAnalysis) -> list[ReportTable]:
+    """target × language rows, one column per arm: mean Δ over seeds (English included, marked)."""
+    if a.deltas.empty:
+        return []
+    cells = a.deltas.groupby(["target", "language", "arm"])["delta"].mean().unstack("arm")
+    cells = cells[[arm for arm in a.arms if arm in cells.columns]]
+    order = {t: i for i, t in enumerate(a.targets)}
+    cells = cells.sort_index(key=lambda idx: idx.map(order) if idx.name == "target" else idx)
+    shown = _frame(cells, lambda x: fmt(x, signed=True))
+    shown.index = [f"{t} / {lg}" for t, lg in cells.index]
+    shown.index.name = "target / language"
+    return [
+        ReportTable(
+            "language_by_target",
+            "Δ per language for each target (mean over seeds)",
+            cells,
+            shown,
+            "Every evaluated language, English included; the contrasts use each target's official languages.",
+        )
+    ]
+
+
 def language_tables(a: RunAnalysis) -> list[ReportTable]:
     if a.language.empty:
         return []
@@ -154,4 +176,5 @@ def report_tables(a: RunAnalysis) -> list[ReportTable]:
         *transfer_table(a),
         *selection_table(a),
         *language_tables(a),
+        *per_target_language_table(a),
     ]

@@ -81,8 +81,34 @@ def influence_line(ans: TaskAnswer, row) -> str:
     )
 
 
+def mixed_model_line(ans: TaskAnswer, row) -> str:
+    """The mixed model's verdict next to the permutation test's, and whether they agree at 0.05."""
+    if ans.mixed is None or not row.estimable:
+        return ""
+    m = ans.mixed[(ans.mixed["group"] == row.group) & (ans.mixed["reference"] == row.reference)]
+    if m.empty or pd.isna(m["p"].iloc[0]):
+        return "  Mixed-model cross-check: did not fit."
+    coef, p = m["coef"].iloc[0], m["p"].iloc[0]
+    agree = (p <= 0.05) == (row.p_perm <= 0.05)
+    text = (
+        f"  Mixed-model cross-check: {fmt(coef, 2, True)} (Wald p {fmt_p(p)}, normal reference; with "
+        f"{row.n_tasks + row.n_reference_tasks} tasks the honest df is about {row.n_tasks + row.n_reference_tasks - 2})"
+    )
+    if agree:
+        return text + "; it agrees with the permutation test at 0.05."
+    return (
+        text
+        + "; it DISAGREES with the permutation test at 0.05 — the Wald test is optimistic with few tasks."
+    )
+
+
 def summary_lines(ans: TaskAnswer) -> list[str]:
-    lines = [contrast_line(ans, r) for r in ans.primary.itertuples()]
+    lines = []
+    for r in ans.primary.itertuples():
+        lines.append(contrast_line(ans, r))
+        mixed = mixed_model_line(ans, r)
+        if mixed:
+            lines.append(mixed)
     if ans.mixtures:
         means = _arms_means(ans)
         mixed = ", ".join(f"{m} {fmt(means[m], 2, True)}" for m in ans.mixtures if m in means.index)
