@@ -95,3 +95,18 @@ def test_load_errors_and_config(tmp_path):
     cfg = RunConfig(name="r", targets=[TargetConfig(task="xnli")])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(json.loads(cfg.model_dump_json())))
     assert load_run_config(tmp_path).name == "r"
+
+
+def test_bucc_on_dev_is_scored_with_the_cross_fitted_f1():
+    from xstilts.analysis.table import honest_bucc, main_scores, results_frame
+    from xstilts.results.db import ResultRow
+
+    def row(metric, value, split="dev", lang="de"):
+        return ResultRow("m", "a", "bucc2018", lang, metric, 1, "h", split, value, "run", "target")
+
+    res = results_frame([row("f1", 90.0), row("f1_crossfit", 70.0), row("precision", 95.0),
+                         row("f1", 80.0, "test", "fr"), row("f1_crossfit", 60.0, "test", "fr")])  # fmt: skip
+    scores = main_scores(honest_bucc(res)).set_index("language")["score"]
+    assert scores["de"] == 70.0  # cross-fitted, not the in-sample 90
+    assert scores["fr"] == 80.0  # test: its threshold came from dev already
+    assert "cross-fitted" in honest_bucc(res).attrs["notes"][-1]

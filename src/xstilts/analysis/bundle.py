@@ -15,6 +15,7 @@ from xstilts.analysis.table import (
     arm_groups,
     baseline_arm,
     db_path,
+    honest_bucc,
     load_results,
     load_run_config,
     load_runs,
@@ -60,7 +61,7 @@ def pilot_cells(run_dir: Path | str) -> tuple[RunConfig, pd.DataFrame]:
     """A run's configuration and its Δ cells (official languages, reporting split): what ``plan --pilot``
     estimates variance components from, without the report's bootstraps."""
     cfg = load_run_config(run_dir)
-    scores = main_scores(load_results(run_dir), registry_for(cfg))
+    scores = main_scores(honest_bucc(load_results(run_dir)), registry_for(cfg))
     return cfg, official(compute_deltas(on_report_split(scores, report_splits(scores)), baseline_arm(cfg)))
 
 
@@ -68,7 +69,7 @@ def analyse_run(run_dir: Path | str, n_boot: int = 2000, n_perm: int = 10000, se
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir)
     registry = registry_for(cfg)
-    results = load_results(run_dir)
+    results = honest_bucc(load_results(run_dir))
     notes = list(results.attrs.get("notes", []))
     scores = main_scores(results, registry)
     splits = report_splits(scores)
