@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import optimize
 from scipy import stats as sps
 
-from xstilts.analysis.tasklevel import cell_task_means, pooled_sd, task_means
+from xstilts.analysis.tasklevel import cell_task_means, task_means
 
 
 @dataclass(frozen=True)
@@ -112,5 +112,3 @@ def mde_lines(
         )
     return lines
 
-
-__all__ = ["Components", "components_from_cells", "components_from_matrix", "mde", "mde_lines", "pooled_sd"]

@@ -18,7 +18,6 @@ import pandas as pd
 from xstilts.analysis.tasklevel import (
     _arrays,
     _nanmean,
-    cell_task_means,
     nested_bootstrap,
     per_target_contrasts,
     percentile,
@@ -203,7 +202,3 @@ def answer(
     out.mixed = mixed_model(cells, members, contrasts, scope)
     out.transfer_gap = transfer_gap(cells)
     return out
-
-
-def matrix_from_cells(cells: pd.DataFrame) -> pd.DataFrame:
-    return cell_task_means(cells)
