@@ -195,11 +195,14 @@ class TrackingConfig(_Strict):
     dir: Path | None = Field(None, description="local tracker files (default: <run dir>/tracking)")
 
 
+Group = Literal["general", "biomedical", "legal"]  # arm groups a contrast can name
+
+
 class AnalysisConfig(_Strict):
     """What the report tests (``xstilts report``): the primary contrasts (Holm-adjusted across them) and
     whether targets whose baseline is not above its majority / constant floor leave the primary scope."""
 
-    primary_contrasts: list[tuple[str, str]] = Field(
+    primary_contrasts: list[tuple[Group, Group]] = Field(
         default_factory=lambda: [("biomedical", "general"), ("legal", "general")],
         description="(group, reference) pairs of arm groups",
     )
