@@ -190,3 +190,14 @@ def test_demo_shaped_report_makes_no_directional_claim(tmp_path, run_builder):
     assert "permutation p" not in summary
     assert "one seed: the arms were chosen and scored on the same seed" in summary
     assert (run / "report" / "figures" / "task_forest.png").is_file()
+
+
+def test_cli_report_on_a_table_needs_its_config(written_report, synthetic_run, tmp_path):
+    table = written_report["markdown"].parent / "tables" / "transfer.csv"
+    result = CliRunner().invoke(app, ["report", str(table), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "needs --config" in result.output
+    result = CliRunner().invoke(
+        app, ["report", str(table), "--config", str(synthetic_run / "config.yaml"), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r" / "tables" / "primary.csv").is_file()
