@@ -110,3 +110,23 @@ def test_bucc_on_dev_is_scored_with_the_cross_fitted_f1():
     assert scores["de"] == 70.0  # cross-fitted, not the in-sample 90
     assert scores["fr"] == 80.0  # test: its threshold came from dev already
     assert "cross-fitted" in honest_bucc(res).attrs["notes"][-1]
+
+
+def test_arms_older_than_the_baselines_current_settings_are_flagged(tmp_path):
+    from xstilts.analysis.table import stale_arms
+    from xstilts.results.db import ResultRow, connect, record_results
+
+    db = tmp_path / "results.sqlite"
+
+    def rows(arm, h):
+        return [ResultRow("m", arm, "xnli", "de", "accuracy", 1, h, "test", 50.0, "run", "target")]
+
+    record_results(db, rows("base", "old") + rows("a", "a-old") + rows("b", "b-old") + rows("base", "new")
+                   + rows("b", "b-new"))  # fmt: skip
+    con = connect(db)
+    for h, t in (("old", 1.0), ("a-old", 2.0), ("b-old", 2.0), ("new", 3.0), ("b-new", 4.0)):
+        con.execute("UPDATE results SET created = ? WHERE settings_hash = ?", (t, h))
+    con.close()
+    warnings = stale_arms(tmp_path, "base")
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING: xnli: the rows of a predate the baseline")
+    assert stale_arms(tmp_path, None) == []

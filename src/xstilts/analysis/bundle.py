@@ -23,6 +23,7 @@ from xstilts.analysis.table import (
     on_report_split,
     registry_for,
     report_splits,
+    stale_arms,
 )
 from xstilts.analysis.task_answer import TaskAnswer, answer, contrast_members, floor_flags
 from xstilts.analysis.transfer import official, transfer_matrix
@@ -71,6 +72,7 @@ def analyse_run(run_dir: Path | str, n_boot: int = 2000, n_perm: int = 10000, se
     registry = registry_for(cfg)
     results = honest_bucc(load_results(run_dir))
     notes = list(results.attrs.get("notes", []))
+    notes += stale_arms(run_dir, baseline_arm(cfg))
     scores = main_scores(results, registry)
     splits = report_splits(scores)
     base = baseline_arm(cfg)

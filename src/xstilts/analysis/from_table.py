@@ -77,9 +77,13 @@ def analyse_table(
         n_perm=n_perm,
         seed=seed,
     )
-    kind = "cell table" if cells is not None else "arm × target matrix of mean Δ (no cell table)"
+    kind = "a cell table" if cells is not None else "an arm × target matrix of mean Δ, no cell table"
     describe = (
         f"Recomputed from {table} ({kind}) with the configuration {config}: {len(matrix.index)} arms × "
-        f"{len(matrix.columns)} targets; {n_seeds} seed{'s' * (n_seeds != 1)}."
+        f"{len(matrix.columns)} targets; {n_seeds} seed{'s' * (n_seeds != 1)}"
     )
+    if cells is not None and "split" in cells:
+        splits = cells.groupby("target")["split"].agg(lambda s: "/".join(sorted(set(map(str, s)))))
+        describe += "; splits as evaluated: " + ", ".join(f"{t} ({s})" for t, s in splits.items())
+    describe += "."
     return ans, describe

@@ -62,6 +62,40 @@ def _newest_settings(db: Path) -> pd.DataFrame:
     return df.sort_values("created").groupby(keys, as_index=False).tail(1)[[*keys, "settings_hash"]]
 
 
+def stale_arms(run_dir: Path | str, baseline: str | None) -> list[str]:
+    """Loud warnings for arms whose kept rows of a target predate the baseline's current settings there.
+
+    When the baseline's rows of a target were superseded (its settings hash changed: the target's settings,
+    the model or the tokenizer changed), every arm re-run since then has newer rows; an arm whose newest rows
+    are older than the baseline's current ones was computed under the old settings, and its Δ would compare
+    two setups."""
+    if baseline is None:
+        return []
+    con = connect(db_path(run_dir))
+    try:
+        rows = con.execute(
+            "SELECT arm, target, settings_hash, MIN(created), MAX(created) FROM results WHERE stage = 'target' "
+            "GROUP BY arm, target, settings_hash"
+        ).fetchall()
+    finally:
+        con.close()
+    df = pd.DataFrame(rows, columns=["arm", "target", "hash", "first", "last"])
+    newest = df.sort_values("last").groupby(["arm", "target"]).tail(1).set_index(["arm", "target"])
+    out = []
+    for target, g in df[df["arm"] == baseline].groupby("target"):
+        if len(g) < 2:  # the baseline's settings never changed for this target
+            continue
+        since = newest.loc[(baseline, target), "first"]
+        stale = sorted(a for (a, t), r in newest.iterrows() if t == target and a != baseline and r["last"] < since)
+        if stale:
+            out.append(
+                f"WARNING: {target}: the rows of {', '.join(stale)} predate the baseline's current {target} "
+                "settings (the baseline was re-run with other settings since): their Δ compares two setups. "
+                "Re-run those arms, or read their Δ on this target as unreliable."
+            )
+    return out
+
+
 def load_results(run_dir: Path | str) -> pd.DataFrame:
     """The run's results, newest settings only; ``df.attrs['notes']`` says what older rows were left out."""
     db = db_path(run_dir)

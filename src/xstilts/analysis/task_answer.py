@@ -184,6 +184,8 @@ def answer(
             "per-task intervals over seeds × languages (the forest plot shows points only)",
             "the English vs non-English transfer gap and the per-language tables",
             "the floor flags (each target's baseline against its majority / constant floor)",
+            "BUCC's cross-fitted threshold F1 where BUCC was scored on dev (a matrix written before this version "
+            "holds the in-sample tuned F1)",
         ]
         return out
     lows, highs = [], []
