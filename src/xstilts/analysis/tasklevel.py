@@ -11,10 +11,15 @@ from one checkpoint, so cells are not independent replicates; the tasks are.
   they are at most ``EXACT_MAX_SPLITS``, Monte Carlo otherwise). With 3 vs 3 tasks the smallest two-sided p is
   2/20 = 0.1: such a design can never reject at 0.05, and the report says so.
 * Interval: Welch's t interval on the task means (Welch–Satterthwaite df). Chosen by simulation
-  (``python -m xstilts.analysis.simulate``; kept as tests/analysis/test_task_level.py): over 200 null studies
-  (sd task 1.0, task × target 0.5, seed 0.5, cell 0.5; 3 targets × 6 languages × 3 seeds) it covered 0 in
-  95.0 / 93.5 / 97.5 % of studies with 3 / 4 / 6 tasks per group; a percentile bootstrap over tasks covered
-  73 / 80 / 90 % and the nested bootstrap 76 / 82.5 / 92.5 %, and today's cell-level interval 30 % (4 tasks).
+  (``python -m xstilts.analysis.simulate 400``; the coverage and error checks are kept as tests in
+  tests/analysis/test_task_level.py). Over 400 null studies per design (sd task 1.0, task × target 0.5,
+  seed 0.5, cell 0.5; 3 targets × 6 languages × 3 seeds) it covered 0 in 95.3 / 94.3 / 96.5 % of studies
+  with 3 / 4 / 6 tasks per group; a percentile bootstrap over tasks covered 75.5 / 82.8 / 89.5 %, the nested
+  bootstrap 78.5 / 84.5 / 91.7 %, and the old cell-level interval 30.5 % (4 tasks; its sign-flip test
+  rejected in 85 %). The permutation test rejected in 0 / 3.3 / 3.7 % (3 vs 3 cannot reject at all). Power
+  (interval excludes 0 / permutation p ≤ 0.05) at a true effect of 1.5 points: 21 / 0 % (3 tasks),
+  36 / 28 % (4), 56 / 57 % (6); at 3 points: 62 / 0 %, 86 / 76 %, 99.3 / 99.8 %. The sign was right in
+  93.5-100 % of studies with a planted effect.
 * The nested bootstrap (tasks within group, seeds within task, languages within target) is reported next to
   it as a description of the spread, when the cell table is at hand.
 * Multiplicity: Holm across the configuration's primary contrasts; per-target contrasts are exploratory and
