@@ -52,3 +52,31 @@ def test_analysis_section_names_a_bad_contrast(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"analysis\.primary_contrasts\.0\.0"):
         load_config(path)
+
+
+def test_intermediate_tasks_at_their_majority_floor_are_named():
+    from xstilts.analysis.table import results_frame
+    from xstilts.analysis.task_answer import floor_notes, intermediate_floors
+    from xstilts.results.db import ResultRow
+
+    def row(arm, task, metric, value, seed):
+        return ResultRow(
+            "m", arm, task, "en", metric, seed, "h", "intermediate-dev", value, "r", "intermediate"
+        )
+
+    res = results_frame(
+        [
+            row("pubmedqa", "pubmedqa", m, v, s)
+            for s in (1, 2)
+            for m, v in (("accuracy", 55.0), ("majority_accuracy", 55.0))
+        ]
+        + [row("mnli", "mnli", m, v, 1) for m, v in (("accuracy", 61.0), ("majority_accuracy", 35.0))]
+    )
+    floors = intermediate_floors(res).set_index("arm")
+    assert not floors.loc["pubmedqa", "above"] and floors.loc["mnli", "above"]
+    notes = floor_notes(intermediate_floors(res))
+    assert (
+        len(notes) == 1
+        and "pubmedqa (pubmedqa: 55.0 vs majority 55.0)" in notes[0]
+        and "mnli" not in notes[0]
+    )

@@ -25,7 +25,14 @@ from xstilts.analysis.table import (
     report_splits,
     stale_arms,
 )
-from xstilts.analysis.task_answer import TaskAnswer, answer, contrast_members, floor_flags
+from xstilts.analysis.task_answer import (
+    TaskAnswer,
+    answer,
+    contrast_members,
+    floor_flags,
+    floor_notes,
+    intermediate_floors,
+)
 from xstilts.analysis.transfer import official, transfer_matrix
 from xstilts.analysis.xtreme_table import XtremeTable, xtreme_table
 from xstilts.config import RunConfig
@@ -73,6 +80,7 @@ def analyse_run(run_dir: Path | str, n_boot: int = 2000, n_perm: int = 10000, se
     results = honest_bucc(load_results(run_dir))
     notes = list(results.attrs.get("notes", []))
     notes += stale_arms(run_dir, baseline_arm(cfg))
+    notes += floor_notes(intermediate_floors(results))
     scores = main_scores(results, registry)
     splits = report_splits(scores)
     base = baseline_arm(cfg)

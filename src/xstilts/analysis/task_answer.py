@@ -78,6 +78,30 @@ def floor_flags(scores: pd.DataFrame, results: pd.DataFrame, baseline: str | Non
     return out.rename_axis("target").reset_index()
 
 
+def intermediate_floors(results: pd.DataFrame) -> pd.DataFrame:
+    """arm, task, accuracy, majority (English intermediate dev, means over seeds), above: did the intermediate
+    task learn anything beyond always predicting its most frequent label? (Labelled formats only.)"""
+    r = results[(results["stage"] == "intermediate") & results["value"].notna()]
+    acc = r[r["metric"] == "accuracy"].groupby(["arm", "target"])["value"].mean().rename("accuracy")
+    maj = r[r["metric"] == "majority_accuracy"].groupby(["arm", "target"])["value"].mean().rename("majority")
+    out = pd.concat([acc, maj], axis=1, join="inner").reset_index().rename(columns={"target": "task"})
+    out["above"] = out["accuracy"] > out["majority"] + 1e-9
+    return out[["arm", "task", "accuracy", "majority", "above"]]
+
+
+def floor_notes(floors: pd.DataFrame) -> list[str]:
+    below = floors[~floors["above"].astype(bool)]
+    if below.empty:
+        return []
+    parts = ", ".join(
+        f"{r.arm} ({r.task}: {r.accuracy:.1f} vs majority {r.majority:.1f})" for r in below.itertuples()
+    )
+    return [
+        f"Intermediate tasks not above their majority-class floor on English dev: {parts}. Such an arm's Δ "
+        "measures what training on an unlearned task does to the encoder, not what the task teaches."
+    ]
+
+
 def arm_intervals(
     cells: pd.DataFrame, arms: Sequence[str], targets: Sequence[str], n_boot: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
