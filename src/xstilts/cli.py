@@ -113,19 +113,29 @@ def report(
     run: Annotated[
         Path,
         typer.Argument(
-            metavar="RUN_DIR_OR_CONFIG",
-            help="a run folder (output_dir/<name>) or the run's configuration YAML",
+            metavar="RUN_DIR_OR_CONFIG_OR_TABLE",
+            help="a run folder (output_dir/<name>), the run's configuration YAML, or a committed table "
+            "(a report's tables/results.csv or tables/transfer.csv; needs --config)",
         ),
     ],
     out: Annotated[Path | None, typer.Option(help="report folder (default RUN_DIR/report)")] = None,
     markdown: Annotated[
         Path | None, typer.Option(help="write the Markdown here instead (links point into the report folder)")
     ] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="with a table: the run's configuration (groups, contrasts, seeds)")
+    ] = None,
 ) -> None:
     """Write the analysis report of a run: Markdown, self-contained HTML, figures (PNG/PDF), tables (CSV/LaTeX)."""
-    from xstilts.report.write import write_report
+    from xstilts.report.write import write_report, write_table_report
 
     try:
+        if run.suffix == ".csv":
+            if config is None or out is None:
+                raise XstiltsError(f"{run}: a table needs --config (the run's configuration) and --out")
+            paths = write_table_report(run, config, out, markdown=markdown)
+            console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
+            return
         run_dir = _run_dir(run)
         if not run_dir.is_dir():
             raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
@@ -161,8 +171,17 @@ def plan(
     estimate: Annotated[
         bool, typer.Option(help="measure this machine's throughput and estimate cost")
     ] = True,
+    pilot: Annotated[
+        Path | None,
+        typer.Option(
+            help="a pilot run folder, or its cell table (a report's tables/results.csv) or transfer.csv "
+            "with --pilot-config"
+        ),
+    ] = None,
+    pilot_config: Annotated[Path | None, typer.Option(help="the pilot's configuration (its arms' groups)")] = None,
 ) -> None:
-    """Print the stage graph: stages per kind, done / interrupted / to do, sharing, estimated compute."""
+    """Print the stage graph: stages per kind, done / interrupted / to do, sharing, estimated compute, and the
+    minimum detectable effect of each primary contrast."""
     from xstilts.grid.plan import make_plan
 
     _quiet_libraries(False)
@@ -178,6 +197,51 @@ def plan(
         console.print(f"(model {cfg.model.name} is not available here: done-status cannot be checked)")
     for line in result.lines():
         console.print(line, highlight=False)
+    try:
+        for line in _power_lines(cfg, pilot, pilot_config):
+            console.print(line, highlight=False)
+    except XstiltsError as exc:
+        _fail(exc)
+
+
+SAMPLE_STUDY = Path(__file__).resolve().parents[2]  # a source checkout: the committed sample study
+
+
+def _power_lines(cfg, pilot: Path | None, pilot_config: Path | None) -> list[str]:
+    """MDE of the grid's primary contrasts from a pilot's variance components (default: the sample study)."""
+    from xstilts.analysis.from_table import read_table
+    from xstilts.analysis.power import components_from_cells, components_from_matrix, mde_lines
+    from xstilts.analysis.table import arm_formats, arm_groups, registry_for
+    from xstilts.analysis.task_answer import contrast_members
+    from xstilts.config import load_config
+
+    if pilot is None:
+        pilot = SAMPLE_STUDY / "docs/results/sample-study/tables/transfer.csv"
+        pilot_config = SAMPLE_STUDY / "configs/sample-study.yaml"
+        if not pilot.is_file() or not pilot_config.is_file():
+            return ["(no pilot: pass --pilot and --pilot-config for the minimum detectable effect)"]
+    if pilot.is_dir():
+        from xstilts.analysis.bundle import pilot_cells
+
+        pcfg, cells = pilot_cells(pilot)
+        matrix = None
+    elif pilot_config is None:
+        raise XstiltsError(f"{pilot}: a pilot table needs --pilot-config (the pilot's configuration)")
+    else:
+        pcfg = load_config(pilot_config)
+        cells, matrix = read_table(pilot)
+    preg = registry_for(pcfg)
+    pmembers, _ = contrast_members(pcfg, arm_groups(pcfg, preg), arm_formats(pcfg, preg))
+    comp = (
+        components_from_cells(cells, pmembers, str(pilot))
+        if cells is not None
+        else components_from_matrix(matrix, pmembers, str(pilot))
+    )
+    n_cells = int(cells.groupby("target")["language"].nunique().sum()) if cells is not None else 1
+    registry = registry_for(cfg)
+    members, _ = contrast_members(cfg, arm_groups(cfg, registry), arm_formats(cfg, registry))
+    contrasts = [tuple(c) for c in cfg.analysis.primary_contrasts]
+    return mde_lines(comp, members, contrasts, len(cfg.seeds), n_cells)
 
 
 @app.command()

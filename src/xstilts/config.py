@@ -195,6 +195,20 @@ class TrackingConfig(_Strict):
     dir: Path | None = Field(None, description="local tracker files (default: <run dir>/tracking)")
 
 
+Group = Literal["general", "biomedical", "legal"]  # arm groups a contrast can name
+
+
+class AnalysisConfig(_Strict):
+    """What the report tests (``xstilts report``): the primary contrasts (Holm-adjusted across them) and
+    whether targets whose baseline is not above its majority / constant floor leave the primary scope."""
+
+    primary_contrasts: list[tuple[Group, Group]] = Field(
+        default_factory=lambda: [("biomedical", "general"), ("legal", "general")],
+        description="(group, reference) pairs of arm groups",
+    )
+    exclude_floor_targets: bool = True
+
+
 class RunConfig(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     output_dir: Path = Path("runs")
@@ -208,6 +222,7 @@ class RunConfig(_Strict):
     arms: list[ArmConfig] = Field(default_factory=lambda: [ArmConfig(name="baseline")], min_length=1)
     executor: ExecutorConfig = ExecutorConfig()
     tracking: TrackingConfig = TrackingConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
     targets: list[TargetConfig] = Field(min_length=1)
 
     @field_validator("arms")

@@ -38,3 +38,20 @@ def test_best_arm_is_chosen_on_english_only_with_warnings():
     # baseline: xnli 69.5, xquad 65, bucc 50
     assert sel.delta[0] == pytest.approx((73.5 + 69 + 50) / 3 - (69.5 + 65 + 50) / 3)
     assert "PARTIAL" in sel.coverage and "bucc2018" in sel.coverage  # bucc scored on dev data
+
+
+def test_selection_is_cross_fitted_over_seeds():
+    """Seed 1's English favours arm a, seed 2's favours b: each seed is scored with the other's choice."""
+    rows = []
+    for seed, en in ((1, {"base": 80.0, "a": 90.0, "b": 85.0}), (2, {"base": 80.0, "a": 84.0, "b": 88.0})):
+        for arm, v in en.items():
+            rows += [
+                r(arm, "xnli", "en", "accuracy", v, "dev", seed),
+                r(arm, "xnli", "de", "accuracy", v, "test", seed),
+            ]
+            rows.append(r(arm, "xnli", "en", "accuracy", v, "test", seed))
+    res = results_frame(rows)
+    scores = main_scores(res)
+    sel = select_best_arms(scores, res, report_splits(scores), ["base", "a", "b"], "base")
+    assert sel.seed_choice == {1: {"xnli": "b"}, 2: {"xnli": "a"}}
+    assert sel.per_seed == {1: pytest.approx(85.0), 2: pytest.approx(84.0)}  # not the optimistic 90 / 88

@@ -95,3 +95,38 @@ def test_load_errors_and_config(tmp_path):
     cfg = RunConfig(name="r", targets=[TargetConfig(task="xnli")])
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(json.loads(cfg.model_dump_json())))
     assert load_run_config(tmp_path).name == "r"
+
+
+def test_bucc_on_dev_is_scored_with_the_cross_fitted_f1():
+    from xstilts.analysis.table import honest_bucc, main_scores, results_frame
+    from xstilts.results.db import ResultRow
+
+    def row(metric, value, split="dev", lang="de"):
+        return ResultRow("m", "a", "bucc2018", lang, metric, 1, "h", split, value, "run", "target")
+
+    res = results_frame([row("f1", 90.0), row("f1_crossfit", 70.0), row("precision", 95.0),
+                         row("f1", 80.0, "test", "fr"), row("f1_crossfit", 60.0, "test", "fr")])  # fmt: skip
+    scores = main_scores(honest_bucc(res)).set_index("language")["score"]
+    assert scores["de"] == 70.0  # cross-fitted, not the in-sample 90
+    assert scores["fr"] == 80.0  # test: its threshold came from dev already
+    assert "cross-fitted" in honest_bucc(res).attrs["notes"][-1]
+
+
+def test_arms_older_than_the_baselines_current_settings_are_flagged(tmp_path):
+    from xstilts.analysis.table import stale_arms
+    from xstilts.results.db import ResultRow, connect, record_results
+
+    db = tmp_path / "results.sqlite"
+
+    def rows(arm, h):
+        return [ResultRow("m", arm, "xnli", "de", "accuracy", 1, h, "test", 50.0, "run", "target")]
+
+    record_results(db, rows("base", "old") + rows("a", "a-old") + rows("b", "b-old") + rows("base", "new")
+                   + rows("b", "b-new"))  # fmt: skip
+    con = connect(db)
+    for h, t in (("old", 1.0), ("a-old", 2.0), ("b-old", 2.0), ("new", 3.0), ("b-new", 4.0)):
+        con.execute("UPDATE results SET created = ? WHERE settings_hash = ?", (t, h))
+    con.close()
+    warnings = stale_arms(tmp_path, "base")
+    assert len(warnings) == 1 and warnings[0].startswith("WARNING: xnli: the rows of a predate the baseline")
+    assert stale_arms(tmp_path, None) == []

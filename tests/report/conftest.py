@@ -17,7 +17,7 @@ from xstilts.config import ArmConfig, RunConfig, TargetConfig
 from xstilts.metrics.xtreme_score import TASK2LANGS
 from xstilts.results.db import ResultRow, record_results, record_run
 
-ARMS = {
+_ARMS = {
     "baseline": [],
     "mnli": ["mnli"],
     "squad": ["squad_v1"],
@@ -27,7 +27,7 @@ ARMS = {
 }
 EFFECT = {"baseline": 0.0, "mnli": 1.0, "squad": 1.5, "contract_nli": 1.0, "covid_qa": 4.5, "scitail": 4.0}
 TARGETS = {"xnli": 60.0, "pawsx": 70.0, "xquad": 55.0}
-SEEDS = [1, 2, 3]
+_SEEDS = [1, 2, 3]
 
 
 def result(arm, target, lang, metric, seed, split, value) -> ResultRow:
@@ -36,7 +36,11 @@ def result(arm, target, lang, metric, seed, split, value) -> ResultRow:
     )
 
 
-def build_run(root: Path) -> Path:
+def build_run(root: Path, arms: dict | None = None, seeds: list[int] | None = None) -> Path:
+    """The synthetic run; ``arms`` / ``seeds`` pick a subset (e.g. the demo's shape: one seed, one task per
+    group)."""
+    ARMS = {n: t for n, t in _ARMS.items() if arms is None or n in arms}
+    SEEDS = seeds or _SEEDS
     cfg = RunConfig(
         name="synthetic",
         output_dir=root,
@@ -55,12 +59,12 @@ def build_run(root: Path) -> Path:
     for target, level in TARGETS.items():
         langs = TASK2LANGS[target][:6]
         lang_offset = dict(zip(langs, rng.normal(0, 5, len(langs)), strict=True))
-        noise = {(lg, s): rng.normal(0, 0.5, len(ARMS)) for lg in langs for s in SEEDS}
-        for i, arm in enumerate(ARMS):
+        noise = {(lg, s): rng.normal(0, 0.5, len(_ARMS)) for lg in langs for s in SEEDS}
+        for arm in ARMS:
             for lg in langs:
                 for s in SEEDS:
                     # the legal arm shares the general NLI arm's noise: their difference is exactly 0
-                    eps = noise[(lg, s)][1 if arm == "contract_nli" else i]
+                    eps = noise[(lg, s)][list(_ARMS).index("mnli" if arm == "contract_nli" else arm)]
                     v = level + lang_offset[lg] + EFFECT[arm] + eps
                     metrics = {"f1": v + 5, "exact_match": v - 5} if target == "xquad" else {"accuracy": v}
                     if target != "xquad":
@@ -85,3 +89,9 @@ def written_report(synthetic_run: Path) -> dict[str, Path]:
     from xstilts.report.write import write_report
 
     return write_report(synthetic_run, synthetic_run / "report", n_boot=500, n_perm=2000)
+
+
+@pytest.fixture
+def run_builder():
+    """``build_run`` itself, for tests that need another shape of run."""
+    return build_run

@@ -1,12 +1,11 @@
-"""Who gains: Δ by language, grouped by family and script, and whether gains shrink where the baseline is
-already strong (Pearson and Spearman correlation of Δ with the baseline score).
+"""Who gains: Δ by language, grouped by family and script.
 
-Spearman is the Pearson correlation of average ranks (ties share a rank), so no SciPy dependency is needed.
+(The correlation of Δ with the baseline score over languages was removed: with Δ = arm − baseline on the same
+seeds, a noisy baseline makes it negative by construction — regression to the mean, not a finding.)
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from xstilts.data.languages import LANGUAGES
@@ -46,34 +45,3 @@ def grouped(lang_deltas: pd.DataFrame, key: str, by: str = "arm") -> pd.DataFram
         .sort_values([by, key])
         .reset_index(drop=True)
     )
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
-        return float("nan")
-    return float(np.corrcoef(x, y)[0, 1])
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    return pearson(pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy())
-
-
-def baseline_correlation(deltas: pd.DataFrame, by: str = "arm") -> pd.DataFrame:
-    """Per ``by`` and scope (each target, then ``all``): correlation over languages of mean Δ with the mean
-    baseline score. Pooled over targets it mixes metric scales, so read the per-target rows next to it."""
-    cells = deltas.groupby([by, "target", "language"], as_index=False)[["delta", "baseline"]].mean()
-    rows = []
-    for key, g in cells.groupby(by, sort=False):
-        scopes = [(str(t), gt) for t, gt in g.groupby("target", sort=True)] + [(ALL, g)]
-        for scope, s in scopes:
-            rows.append(
-                {
-                    by: key,
-                    "scope": scope,
-                    "pearson": pearson(s["baseline"], s["delta"]),
-                    "spearman": spearman(s["baseline"], s["delta"]),
-                    "n": len(s),
-                }
-            )
-    return pd.DataFrame(rows, columns=[by, "scope", "pearson", "spearman", "n"])

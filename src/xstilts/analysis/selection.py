@@ -1,5 +1,9 @@
 """Per-target best intermediate arm, chosen on English results only, and the XTREME score it gives.
 
+The choice is cross-fitted: seed s is scored with the arm chosen on the *other* seeds' English results, so the
+score does not reward the seed's own luck on English (with one seed there is nothing else to choose on: the
+choice then uses that seed, and a warning says the score is optimistic).
+
 Choosing on the target languages' results would be selecting on the zero-shot test itself. English is the
 training language, so its dev score is fair game; but XQuAD, TyDiQA-GoldP and Tatoeba have no English dev
 (their "dev" is test data, PROTOCOL §3), and BUCC has no English side at all: each such case is warned
@@ -27,6 +31,7 @@ class Selection:
     per_seed: dict[int, float]  # seed -> XTREME score of the chosen arms
     coverage: str  # what that score covers (XtremeScore.describe)
     delta_per_seed: dict[int, float]  # seed -> chosen minus baseline XTREME score
+    seed_choice: dict[int, dict[str, str]] | None = None  # seed -> target -> arm chosen on the other seeds
 
     @property
     def score(self) -> tuple[float | None, float | None]:
@@ -97,7 +102,17 @@ def select_best_arms(
     """Choose per target on English, then score the chosen arms on each target's reporting split."""
     choice, english, warnings = choose(scores, arms, baseline)
     rows = xtreme_rows(results, splits)
-    picked = chosen_rows(rows, choice)
+    seeds = sorted(int(s) for s in rows["seed"].unique())
+    if len(seeds) > 1:
+        seed_choice = {s: choose(scores[scores["seed"] != s], arms, baseline)[0] for s in seeds}
+        picked = pd.concat([chosen_rows(rows[rows["seed"] == s], seed_choice[s]) for s in seeds])
+    else:
+        seed_choice = {s: choice for s in seeds}
+        picked = chosen_rows(rows, choice)
+        if seeds:
+            warnings.append(
+                "one seed: the arms were chosen and scored on the same seed, so the score is optimistic"
+            )
     per_seed = {s: x.value for s, x in seed_scores(picked).items() if x.value is not None}
     deltas = {}
     if baseline is not None:
@@ -108,4 +123,4 @@ def select_best_arms(
             b_mean = fmean(base.values())
             deltas = {s: v - base.get(s, b_mean) for s, v in per_seed.items()}
     coverage = describe_coverage(picked, splits) if not picked.empty else f"no {XTREME} task"
-    return Selection(choice, english, warnings, per_seed, coverage, deltas)
+    return Selection(choice, english, warnings, per_seed, coverage, deltas, seed_choice)

@@ -62,6 +62,40 @@ def _newest_settings(db: Path) -> pd.DataFrame:
     return df.sort_values("created").groupby(keys, as_index=False).tail(1)[[*keys, "settings_hash"]]
 
 
+def stale_arms(run_dir: Path | str, baseline: str | None) -> list[str]:
+    """Loud warnings for arms whose kept rows of a target predate the baseline's current settings there.
+
+    When the baseline's rows of a target were superseded (its settings hash changed: the target's settings,
+    the model or the tokenizer changed), every arm re-run since then has newer rows; an arm whose newest rows
+    are older than the baseline's current ones was computed under the old settings, and its Δ would compare
+    two setups."""
+    if baseline is None:
+        return []
+    con = connect(db_path(run_dir))
+    try:
+        rows = con.execute(
+            "SELECT arm, target, settings_hash, MIN(created), MAX(created) FROM results WHERE stage = 'target' "
+            "GROUP BY arm, target, settings_hash"
+        ).fetchall()
+    finally:
+        con.close()
+    df = pd.DataFrame(rows, columns=["arm", "target", "hash", "first", "last"])
+    newest = df.sort_values("last").groupby(["arm", "target"]).tail(1).set_index(["arm", "target"])
+    out = []
+    for target, g in df[df["arm"] == baseline].groupby("target"):
+        if len(g) < 2:  # the baseline's settings never changed for this target
+            continue
+        since = newest.loc[(baseline, target), "first"]
+        stale = sorted(a for (a, t), r in newest.iterrows() if t == target and a != baseline and r["last"] < since)
+        if stale:
+            out.append(
+                f"WARNING: {target}: the rows of {', '.join(stale)} predate the baseline's current {target} "
+                "settings (the baseline was re-run with other settings since): their Δ compares two setups. "
+                "Re-run those arms, or read their Δ on this target as unreliable."
+            )
+    return out
+
+
 def load_results(run_dir: Path | str) -> pd.DataFrame:
     """The run's results, newest settings only; ``df.attrs['notes']`` says what older rows were left out."""
     db = db_path(run_dir)
@@ -78,6 +112,32 @@ def load_results(run_dir: Path | str) -> pd.DataFrame:
         )
     kept.attrs["notes"] = notes
     return kept.reset_index(drop=True)
+
+
+BUCC = "bucc2018"
+F1_CROSSFIT = "f1_crossfit"
+
+
+def honest_bucc(results: pd.DataFrame) -> pd.DataFrame:
+    """BUCC scored on dev: its ``f1`` is taken at a threshold tuned on that same dev gold (in-sample, so
+    optimistic); the pipeline records the 2-fold cross-fitted F1 (``f1_crossfit``) next to it, and the
+    analysis scores BUCC with that one (renamed ``f1``; the in-sample row is dropped). Test scores, whose
+    threshold comes from dev, are kept as they are."""
+    keys = ["model", "arm", "target", "language", "seed", "split"]
+    bucc_dev = (results["target"] == BUCC) & (results["split"] != "test")
+    cf = results[bucc_dev & (results["metric"] == F1_CROSSFIT)]
+    if cf.empty:
+        return results
+    have = pd.MultiIndex.from_frame(cf[keys])
+    in_sample = bucc_dev & (results["metric"] == F1) & pd.MultiIndex.from_frame(results[keys]).isin(have)
+    out = results[~in_sample].copy()
+    out.loc[out.index.isin(cf.index), "metric"] = F1
+    out.attrs = dict(results.attrs)
+    out.attrs["notes"] = [
+        *results.attrs.get("notes", []),
+        f"{BUCC} on a non-test split: scored with the cross-fitted threshold's F1, not the in-sample tuned F1.",
+    ]
+    return out.reset_index(drop=True)
 
 
 def load_run_config(run_dir: Path | str) -> RunConfig:

@@ -79,7 +79,8 @@ def describe_coverage(rows: pd.DataFrame, splits: Mapping[str, str]) -> str:
     """What the seed-mean score covers, naming tasks that were scored on a non-test split."""
     text = score_of(_per_language(rows)).describe()
     not_test = sorted(t for t in set(rows["target"]) if splits.get(t) != "test")
-    return text + (f"; scored on dev data: {', '.join(not_test)}" if not_test else "")
+    named = ", ".join(f"{t} ({splits.get(t)})" for t in not_test)  # the split as evaluated: train is not dev
+    return text + (f"; scored on non-test splits: {named}" if not_test else "")
 
 
 def summarise(per_seed: pd.DataFrame, baseline: str | None) -> pd.DataFrame:

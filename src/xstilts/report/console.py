@@ -104,6 +104,7 @@ def xtreme_scores(rows: list[ResultRow], cfg: RunConfig) -> dict[str, str]:
             continue
         score = xtreme_score_from_tasks([task_score(t, langs) for t, langs in per_task.items()])
         not_test = sorted(t for t in per_task if splits[t] != {"test"})
-        note = f"; {', '.join(not_test)} scored on dev data" if not_test else ""
+        named = ", ".join(f"{t} ({'/'.join(sorted(splits[t]))})" for t in not_test)  # as evaluated
+        note = f"; scored on non-test splits: {named}" if not_test else ""
         out[arm.name] = score.describe() + note
     return out

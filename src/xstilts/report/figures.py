@@ -1,4 +1,4 @@
-"""The report's figures: transfer-matrix heatmap, per-language Δ, forest plot of domain-vs-general intervals.
+"""The report's figures: transfer-matrix heatmap, per-language Δ, forest plot of every task's mean Δ.
 
 Built with matplotlib's object API (``Figure`` + Agg) rather than pyplot: no global state, no display needed,
 safe in tests and on headless machines. Each function returns None when there is nothing to draw.
@@ -17,7 +17,6 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from xstilts.analysis.bundle import RunAnalysis
-from xstilts.analysis.stats import ALL_FORMATS
 from xstilts.analysis.table import GROUPS
 
 MAX_ARM_SERIES = 8  # beyond this, the per-language plot shows groups instead of arms
@@ -74,30 +73,42 @@ def language_plot(lang: pd.DataFrame, by: str = "arm", order: Sequence[str] = ()
     return fig
 
 
-def forest_plot(comparisons: pd.DataFrame) -> Figure | None:
-    """Point estimate and 95% CI per contrast and scope; pooled rows bold, a line at 0."""
-    if comparisons.empty:
+GROUP_COLOURS = {"general": "C0", "biomedical": "C3", "legal": "C2", "mixed": "C4"}
+
+
+def task_forest(means: pd.DataFrame) -> Figure | None:
+    """Every task's mean Δ (interval over seeds × languages where known), coloured by group; mixtures hollow.
+
+    ``means``: arm, group, delta, ci_low, ci_high, mixture (bool)."""
+    if means.empty:
         return None
-    df = comparisons.reset_index(drop=True)
-    labels = [
-        f"{g} − {r}" + ("" if f == ALL_FORMATS else f" [{f}]") + f": {s}"
-        for g, r, f, s in zip(df["group"], df["reference"], df["format"], df["scope"], strict=True)
-    ]
+    df = means.sort_values(["group", "delta"]).reset_index(drop=True)
     y = np.arange(len(df))[::-1]
-    fig = Figure(figsize=(7.0, 0.8 + 0.32 * len(df)), layout="constrained")
+    fig = Figure(figsize=(6.5, 0.9 + 0.3 * len(df)), layout="constrained")
     ax = fig.subplots()
-    pooled = (df["scope"] == "pooled").to_numpy()
-    err = np.vstack([df["estimate"] - df["ci_low"], df["ci_high"] - df["estimate"]]).astype(float)
-    err = np.nan_to_num(err, nan=0.0)  # no interval (too few cells): the point alone
-    for mask, style in ((~pooled, {"fmt": "o", "color": "C0"}), (pooled, {"fmt": "D", "color": "C3"})):
-        if mask.any():
-            ax.errorbar(df["estimate"][mask], y[mask], xerr=err[:, mask], capsize=3, ms=5, lw=1.2, **style)
+    err = np.vstack([df["delta"] - df["ci_low"], df["ci_high"] - df["delta"]]).astype(float)
+    err = np.nan_to_num(err, nan=0.0)  # no interval (no cell table, one seed): the point alone
+    for i, r in df.iterrows():
+        colour = GROUP_COLOURS.get(r["group"], "C7")
+        ax.errorbar(r["delta"], y[i], xerr=err[:, [i]], fmt="o", color=colour, capsize=3, ms=5,
+                    mfc="white" if r["mixture"] else colour)  # fmt: skip
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(y, labels, fontsize=8)
-    for tick, is_pooled in zip(ax.get_yticklabels(), pooled, strict=True):
-        tick.set_fontweight("bold" if is_pooled else "normal")
-    ax.set_xlabel("mean Δ difference, domain − general (points, 95% CI)")
+    ax.set_yticks(y, [f"{a} ({g})" for a, g in zip(df["arm"], df["group"], strict=True)], fontsize=8)
+    ax.set_xlabel("mean Δ vs baseline (points); hollow: mixture")
     return fig
+
+
+def answer_forest(ans) -> Figure | None:
+    means = (
+        ans.arm_intervals.copy()
+        if ans.arm_intervals is not None
+        else pd.DataFrame({"arm": ans.matrix.index, "delta": ans.matrix[ans.scope].mean(axis=1).to_numpy()})
+    )
+    if "ci_low" not in means:
+        means["ci_low"] = means["ci_high"] = np.nan
+    means["group"] = means["arm"].map(ans.groups).fillna("")
+    means["mixture"] = means["arm"].isin(ans.mixtures)
+    return task_forest(means.dropna(subset=["delta"]))
 
 
 def report_figures(a: RunAnalysis) -> dict[str, Figure]:
@@ -107,14 +118,9 @@ def report_figures(a: RunAnalysis) -> dict[str, Figure]:
     figures = {
         "transfer_matrix": transfer_heatmap(a.transfer, f"Mean Δ vs {a.baseline}"),
         "language_delta": language_plot(lang, by, a.arms if by == "arm" else GROUPS),
-        "domain_vs_general": forest_plot(_nonempty_concat([a.comparisons, a.format_comparisons])),
+        "task_forest": answer_forest(a.answer),
     }
     return {k: v for k, v in figures.items() if v is not None}
-
-
-def _nonempty_concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _by_group(a: RunAnalysis) -> pd.DataFrame:

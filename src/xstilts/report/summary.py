@@ -6,14 +6,10 @@ whatever its point estimate; everything partial (tasks, languages, dev data, few
 
 from __future__ import annotations
 
-import pandas as pd
-
 from xstilts.analysis.bundle import RunAnalysis
-from xstilts.analysis.stats import ALL_FORMATS, POOLED
 from xstilts.analysis.xtreme_table import XTREME
-from xstilts.report.tables import fmt, fmt_p, mean_sd
-
-GROUP_WORDS = {"biomedical": "biomedical", "legal": "legal", "domain": "domain (biomedical + legal)"}
+from xstilts.report.tables import mean_sd
+from xstilts.report.task_section import summary_lines as task_summary_lines
 
 
 def describe_run(a: RunAnalysis) -> str:
@@ -25,41 +21,6 @@ def describe_run(a: RunAnalysis) -> str:
         f"{', '.join(f'{t} ({a.splits[t]})' for t in a.targets) or 'none with results'}; "
         f"{seeds} seed{'s' * (seeds != 1)} ({', '.join(map(str, cfg.seeds))})."
     )
-
-
-def contrast_sentence(row: pd.Series, n_targets: int) -> str:
-    """One contrast (pooled row) in words: a direction only when the CI excludes 0."""
-    who = GROUP_WORDS.get(row["group"], row["group"])
-    ci = (
-        f"95% CI {fmt(row['ci_low'], 2, True)} to {fmt(row['ci_high'], 2, True)}"
-        if pd.notna(row["ci_low"])
-        else "too few cells for an interval"
-    )
-    numbers = (
-        f"{fmt(row['estimate'], 2, True)} points ({ci}; permutation p {fmt_p(row['p_value'])}; "
-        f"{row['n_cells']} target × language × seed cells over {n_targets} target{'s' * (n_targets != 1)})"
-    )
-    arms, general = f"{who} arms ({row['arms']})", f"general arms ({row['reference_arms']})"
-    if row["covers_zero"]:
-        sentence = f"no detectable difference between {arms} and {general}: {numbers}."
-    else:
-        more = "more" if row["estimate"] > 0 else "less"
-        sentence = f"{arms} help {more} than {general}: {numbers}."
-    if row["format"] != ALL_FORMATS:
-        return f"Among {row['format']} arms only, {sentence}"
-    return sentence[0].upper() + sentence[1:]
-
-
-def contrast_lines(df: pd.DataFrame) -> list[str]:
-    lines = []
-    for _, row in df[df["scope"] == POOLED].iterrows():
-        same = df[(df["group"] == row["group"]) & (df["format"] == row["format"]) & (df["scope"] != POOLED)]
-        lines.append(contrast_sentence(row, len(same)))
-        clear = same[~same["covers_zero"].astype(bool)]
-        if len(same) > 1 and not clear.empty:
-            parts = [f"{r.scope} {fmt(r.estimate, 2, True)}" for r in clear.itertuples()]
-            lines.append(f"  Targets whose interval excludes 0: {', '.join(parts)}.")
-    return lines
 
 
 def xtreme_lines(a: RunAnalysis) -> list[str]:
@@ -86,7 +47,15 @@ def selection_lines(a: RunAnalysis) -> list[str]:
         return []
     dm, dsd = sel.delta
     picks = ", ".join(f"{t} ← {arm}" for t, arm in sel.choice.items())
-    line = f"Choosing the best arm per target on English results ({picks}) gives an XTREME score of {mean_sd(mean, sd, 2)}"
+    how = (
+        "cross-fitted: each seed scored with the arms chosen on the other seeds"
+        if len(sel.per_seed) > 1
+        else "not cross-fitted: one seed"
+    )
+    line = (
+        f"Choosing the best arm per target on English results ({picks} on all seeds; {how}) "
+        f"gives an XTREME score of {mean_sd(mean, sd, 2)}"
+    )
     if dm is not None:
         line += f" ({mean_sd(dm, dsd, 2, True)} vs {a.baseline})"
     return [line + f"; coverage: {sel.coverage}."] + [f"  Warning: {w}" for w in sel.warnings]
@@ -100,9 +69,10 @@ def caveat_lines(a: RunAnalysis) -> list[str]:
             f"Only {seeds} seed{'s' * (seeds != 1)}: the intervals cannot see seed-to-seed variation "
             "(PROTOCOL §7 asks for at least 3)."
         )
-    dev = sorted(t for t, s in a.splits.items() if s != "test")
-    if dev:
-        lines.append(f"Scored on dev data, not test: {', '.join(dev)}.")
+    not_test = {t: s for t, s in a.splits.items() if s != "test"}
+    if not_test:
+        named = ", ".join(f"{t} ({s} split)" for t, s in sorted(not_test.items()))
+        lines.append(f"Scored on a split other than test (named as evaluated): {named}.")
     return lines + list(a.notes)
 
 
@@ -119,11 +89,10 @@ def unanswered_reason(a: RunAnalysis) -> str:
 def summary_lines(a: RunAnalysis) -> list[str]:
     """The plain-words summary: the run, the answer to domain vs general, gains, selection, caveats."""
     lines = [describe_run(a)]
-    if a.comparisons.empty:
+    if a.baseline is None or a.deltas.empty:
         lines.append(f"Domain vs general cannot be answered from this run: {unanswered_reason(a)}.")
     else:
-        lines += contrast_lines(a.comparisons)
-    lines += contrast_lines(a.format_comparisons)
+        lines += task_summary_lines(a.answer)
     lines += xtreme_lines(a)
     lines += selection_lines(a)
     return lines + caveat_lines(a)

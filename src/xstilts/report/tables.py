@@ -102,51 +102,6 @@ def transfer_table(a: RunAnalysis) -> list[ReportTable]:
     ]
 
 
-def _contrast_display(df: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "contrast": [f"{g} − {r}" for g, r in zip(df["group"], df["reference"], strict=True)],
-            "format": df["format"],
-            "scope": df["scope"],
-            "Δ difference": [fmt(x, 2, signed=True) for x in df["estimate"]],
-            "95% CI": [f"[{fmt(lo, 2, True)}, {fmt(hi, 2, True)}]" for lo, hi in zip(df["ci_low"], df["ci_high"], strict=True)],
-            "p (permutation)": [fmt_p(p) for p in df["p_value"]],
-            "cells": df["n_cells"],
-            "arms": df["arms"],
-            "vs": df["reference_arms"],
-        }
-    ).set_index("contrast")  # fmt: skip
-
-
-def comparison_tables(a: RunAnalysis) -> list[ReportTable]:
-    out = []
-    note = (
-        "Cells are (target, language, seed); CI: bootstrap over seeds and languages; pooled = mean of the "
-        "per-target effects."
-    )
-    if not a.comparisons.empty:
-        out.append(
-            ReportTable(
-                "domain_vs_general",
-                "Domain vs general intermediate tasks: mean Δ of the domain arms minus the general arms",
-                a.comparisons,
-                _contrast_display(a.comparisons),
-                note,
-            )
-        )
-    if not a.format_comparisons.empty:
-        out.append(
-            ReportTable(
-                "format_matched",
-                "Format-matched: domain vs general arms of the same task format",
-                a.format_comparisons,
-                _contrast_display(a.format_comparisons),
-                note,
-            )
-        )
-    return out
-
-
 def selection_table(a: RunAnalysis) -> list[ReportTable]:
     eng = a.selection.english
     if not a.selection.choice:
@@ -164,6 +119,28 @@ def selection_table(a: RunAnalysis) -> list[ReportTable]:
         )
     display = pd.DataFrame(rows).set_index("target")
     return [ReportTable("selection", "Best arm per target, chosen on English results only", eng, display)]
+
+
+def per_target_language_table(a: RunAnalysis) -> list[ReportTable]:
+    """target × language rows, one column per arm: mean Δ over seeds (English included, marked)."""
+    if a.deltas.empty:
+        return []
+    cells = a.deltas.groupby(["target", "language", "arm"])["delta"].mean().unstack("arm")
+    cells = cells[[arm for arm in a.arms if arm in cells.columns]]
+    order = {t: i for i, t in enumerate(a.targets)}
+    cells = cells.sort_index(key=lambda idx: idx.map(order) if idx.name == "target" else idx)
+    shown = _frame(cells, lambda x: fmt(x, signed=True))
+    shown.index = [f"{t} / {lg}" for t, lg in cells.index]
+    shown.index.name = "target / language"
+    return [
+        ReportTable(
+            "language_by_target",
+            "Δ per language for each target (mean over seeds)",
+            cells,
+            shown,
+            "Every evaluated language, English included; the contrasts use each target's official languages.",
+        )
+    ]
 
 
 def language_tables(a: RunAnalysis) -> list[ReportTable]:
@@ -189,21 +166,6 @@ def language_tables(a: RunAnalysis) -> list[ReportTable]:
         n = df.drop_duplicates(name).set_index(name)["n_languages"].rename("languages")
         shown = pd.concat([n, _frame(p, lambda x: fmt(x, signed=True))], axis=1)
         out.append(ReportTable(f"by_{name}", f"Δ by language {name} (mean over its languages)", df, shown))
-    corr = a.correlations
-    if not corr.empty:
-        shown = corr.assign(
-            pearson=corr["pearson"].map(lambda x: fmt(x, 2)),
-            spearman=corr["spearman"].map(lambda x: fmt(x, 2)),
-        ).set_index("arm")
-        out.append(
-            ReportTable(
-                "correlation",
-                "Correlation of Δ with the baseline score, over languages",
-                corr,
-                shown,
-                "Negative: larger gains where the baseline is weaker. Scope 'all' pools targets of different metrics.",
-            )
-        )
     return out
 
 
@@ -212,7 +174,7 @@ def report_tables(a: RunAnalysis) -> list[ReportTable]:
     return [
         *xtreme_tables(a),
         *transfer_table(a),
-        *comparison_tables(a),
         *selection_table(a),
         *language_tables(a),
+        *per_target_language_table(a),
     ]

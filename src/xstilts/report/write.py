@@ -11,8 +11,11 @@ import os
 from pathlib import Path
 
 from xstilts.analysis.bundle import analyse_run
-from xstilts.report.document import build_document
-from xstilts.report.figures import report_figures, save_figure
+from xstilts.analysis.from_table import analyse_table
+from xstilts.analysis.task_answer import CELL_COLUMNS
+from xstilts.config import load_config
+from xstilts.report.document import Document, build_document, table_document
+from xstilts.report.figures import answer_forest, report_figures, save_figure, transfer_heatmap
 from xstilts.report.html import render_html
 from xstilts.report.latex import booktabs
 from xstilts.report.markdown import render_markdown
@@ -29,15 +32,44 @@ def write_report(
     """Write the report of ``run_dir`` (default folder ``<run_dir>/report``); returns name → path of every file.
 
     ``markdown``: write the Markdown there instead of ``<out>/report.md`` (its links then point into ``out``),
-    e.g. ``docs/results/study.md`` next to a ``docs/results/study/`` folder of figures and tables."""
+    e.g. ``docs/results/study.md`` next to a ``docs/results/study/`` folder of figures and tables.
+    Besides the report's own tables it writes ``tables/results.csv``, the tidy cell table (one row per arm,
+    target, language, split and seed with its score, the baseline's and Δ), so that the report can be
+    recomputed later without the run folder (``xstilts report tables/results.csv --config ...``)."""
     run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "report"
     analysis = analyse_run(run_dir, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    doc = build_document(analysis)
-    paths: dict[str, Path] = {}
+    paths = write_document(build_document(analysis), report_figures(analysis), out, markdown)
+    cells = out / "tables" / "results.csv"
+    analysis.deltas.reindex(columns=CELL_COLUMNS).to_csv(cells, index=False)
+    paths["table:results.csv"] = cells
+    return paths
 
+
+def write_table_report(
+    table: Path | str,
+    config: Path | str,
+    out_dir: Path | str,
+    n_boot: int = 2000,
+    n_perm: int = 20000,
+    seed: int = 0,
+    markdown: Path | str | None = None,
+) -> dict[str, Path]:
+    """The task-level report from a committed table (a cell ``results.csv`` or an arm × target
+    ``transfer.csv``) and the run's configuration, for runs whose folder was not kept."""
+    ans, describe = analyse_table(table, config, n_boot=n_boot, n_perm=n_perm, seed=seed)
+    doc = table_document(ans, describe, load_config(config).name, table)
+    figures = {"task_forest": answer_forest(ans), "transfer_matrix": transfer_heatmap(ans.matrix, "Mean Δ")}
+    return write_document(doc, {k: f for k, f in figures.items() if f is not None}, Path(out_dir), markdown)
+
+
+def write_document(
+    doc: Document, figs: dict, out: Path, markdown: Path | str | None = None
+) -> dict[str, Path]:
+    """Figures, tables (CSV + LaTeX), provenance.json, Markdown and HTML of one document into ``out``."""
+    paths: dict[str, Path] = {}
     figures, pngs = {}, {}
-    for name, fig in report_figures(analysis).items():
+    for name, fig in figs.items():
         png, pdf, pngs[name] = save_figure(fig, out / "figures", name)
         figures[name] = {"png": f"figures/{png.name}", "pdf": f"figures/{pdf.name}"}
         paths[f"figure:{name}.png"], paths[f"figure:{name}.pdf"] = png, pdf
