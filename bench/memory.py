@@ -107,10 +107,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xstilts-memory-bench-") as tmp:
         tmp = Path(tmp)
         env = os.environ | {"XSTILTS_CACHE_DIR": str(temp_cache(tmp)), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
-        runs["python + import torch"] = peak_rss(
-            [sys.executable, "-c", "import torch"], tmp, env, tmp / "torch.log"
-        )
         if not args.smoke:  # the reference probes only measure: each is one more process to start
+            runs["python + import torch"] = peak_rss(
+                [sys.executable, "-c", "import torch"], tmp, env, tmp / "torch.log"
+            )
             runs["load tokenizer"] = peak_rss([sys.executable, "-c", TOKENIZER_PROBE], tmp, env, tmp / "tok.log")
             runs["load tokenizer + encoder"] = peak_rss(
                 [sys.executable, "-c", LOAD_PROBE], tmp, env, tmp / "load.log"
