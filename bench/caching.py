@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -66,7 +67,8 @@ def warm_read(data, spec, tokenizer, settings, feats, repeats: int) -> float:
     return best
 
 
-def feature_cache(tokenizer, repeats: int) -> dict:
+def feature_cache(tokenizer, repeats: int, smoke: bool = False) -> dict:
+    """``smoke``: the first 8 examples of one language per split (checks the code path, measures nothing)."""
     import xstilts.features as features_module
 
     reg, roots = get_registry(), data_roots()
@@ -74,11 +76,14 @@ def feature_cache(tokenizer, repeats: int) -> dict:
     for name, task, split, langs, settings in SPLITS:
         spec = reg.get(task)
         langs = langs or gold_languages(spec, split, roots)
+        langs = langs[:1] if smoke else langs
         res = {"cold": 0.0, "warm": 0.0, "warm_memo": 0.0, "load": 0.0, "rows": 0}
         for lang in langs:
             t0 = time.perf_counter()
             data = load_split(spec, split, lang, roots)
             res["load"] += time.perf_counter() - t0
+            if smoke:
+                data = replace(data, examples=data.examples[:8], checksum=f"{data.checksum}[:8]")
             t0 = time.perf_counter()
             feats, hit = featurize(data, spec, tokenizer, settings)
             res["cold"] += time.perf_counter() - t0
@@ -95,32 +100,25 @@ def feature_cache(tokenizer, repeats: int) -> dict:
     return out
 
 
-def grid_config(out: Path, quick: bool) -> dict:
+def grid_config(out: Path, quick: bool, smoke: bool = False) -> dict:
     steps = {"max_steps": 2, "eval_every": 100, "eval_examples": 8, "batch_size": 4, "per_device_batch_size": 4, "max_seq_length": 64}  # fmt: skip
     arms = [{"name": "baseline"}, {"name": "mnli", "tasks": ["mnli"], "max_train_examples": 16}]
-    arms += [] if quick else [{"name": "sst2", "tasks": ["sst2"], "max_train_examples": 16}]
+    arms += [] if quick or smoke else [{"name": "sst2", "tasks": ["sst2"], "max_train_examples": 16}]
+    targets = [
+        {"task": "xnli", "train": {"task": "mnli", "max_examples": 16}, "languages": ["en", "de"],
+         "max_eval_examples": 8},
+        {"task": "pawsx", "train": {"split": "dev", "language": "en", "max_examples": 24},
+         "languages": ["en", "de"], "max_eval_examples": 8},
+    ]  # fmt: skip
     return {
         "name": "grid-bench",
         "output_dir": str(out),
         "model": {"name": "tiny"},
-        "seeds": [1] if quick else [1, 2],
+        "seeds": [1] if quick or smoke else [1, 2],
         "intermediate": steps,
         "target_training": steps,
         "arms": arms,
-        "targets": [
-            {
-                "task": "xnli",
-                "train": {"task": "mnli", "max_examples": 16},
-                "languages": ["en", "de"],
-                "max_eval_examples": 8,
-            },  # fmt: skip
-            {
-                "task": "pawsx",
-                "train": {"split": "dev", "language": "en", "max_examples": 24},
-                "languages": ["en", "de"],
-                "max_eval_examples": 8,
-            },  # fmt: skip
-        ],
+        "targets": targets[:1] if smoke else targets,
     }
 
 
@@ -198,8 +196,8 @@ def main() -> None:
     p = parser(__doc__)
     p.add_argument("--repeats", type=int, default=5, help="warm reads per split (best kept)")
     args = p.parse_args()
-    if args.quick:
-        args.repeats = 2
+    if args.quick or args.smoke:
+        args.repeats = 1 if args.smoke else 2
     quiet()
     tokenizer = load_tokenizer("e5-small")
     with tempfile.TemporaryDirectory(prefix="xstilts-cache-bench-") as tmp:
@@ -212,9 +210,9 @@ def main() -> None:
         tokenizer_fingerprint(fresh)
         fingerprint_again = time.perf_counter() - t0
         del fresh
-        cache = feature_cache(tokenizer, args.repeats)
+        cache = feature_cache(tokenizer, args.repeats, args.smoke)
 
-        cfg = grid_config(Path(tmp) / "runs", args.quick)
+        cfg = grid_config(Path(tmp) / "runs", args.quick, args.smoke)
         cfg_path = Path(tmp) / "grid.yaml"
         cfg_path.write_text(yaml.safe_dump(cfg))
         first = run_grid(cfg_path)

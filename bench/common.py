@@ -23,10 +23,20 @@ REPO_ROOT = BENCH_DIR.parent
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="short settings (smoke run, noisier figures)")
+    p.add_argument("--quick", action="store_true", help="short settings (noisier figures)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes, seconds: checks that the script runs end to end (the test suite does); measures nothing",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="write the results here")
     return p
+
+
+def encoder_name(args: argparse.Namespace) -> str:
+    """The embedded e5-small; under ``--smoke`` the tiny random model (same vocabulary, built in no time)."""
+    return "tiny" if args.smoke else "e5-small"
 
 
 def quiet() -> None:

@@ -26,7 +26,7 @@ import sys
 import time
 
 import torch
-from common import data_roots, emit, figure, parser, quiet
+from common import data_roots, emit, encoder_name, figure, parser, quiet
 
 from xstilts.data.loading import gold_languages, load_split
 from xstilts.evaluation.predict import predict_logits
@@ -39,10 +39,13 @@ from xstilts.tasks import get_registry
 TASK, SPLIT, MAX_LEN = "xnli", "test", 128
 
 
+ENCODER = {"name": "e5-small"}  # main() sets it from the arguments (a worker gets --smoke passed on)
+
+
 def build_model(layers: int, seed: int) -> MultiTaskModel:
     spec = get_registry().get(TASK)
     torch.manual_seed(seed)
-    model = MultiTaskModel(load_encoder(ModelSpec("e5-small", layers, freeze_word_embeddings=True), seed))
+    model = MultiTaskModel(load_encoder(ModelSpec(ENCODER["name"], layers, freeze_word_embeddings=True), seed))
     hidden = model.encoder.config.hidden_size
     model.add_head(TASK, get_format(spec.format).build_head(hidden, spec, 0.1, "mean"))
     return model
@@ -76,10 +79,13 @@ def worker(langs: list[str], n: int, layers: int, seed: int) -> None:
 
 def spawn(langs: list[str], args) -> tuple[float, dict]:
     cmd = [sys.executable, __file__, "--worker", ",".join(langs), "--examples", str(args.examples)]
-    cmd += ["--layers", str(args.layers), "--seed", str(args.seed)]
+    cmd += ["--layers", str(args.layers), "--seed", str(args.seed)] + (["--smoke"] if args.smoke else [])
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr[-3000:]}")
+    out = proc.stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
     return seconds, json.loads(line[len("RESULT ") :])
 
@@ -148,16 +154,21 @@ def main() -> None:
     p.add_argument("--worker", help=argparse.SUPPRESS)  # internal: comma-separated languages to evaluate
     args = p.parse_args()
     quiet()
+    ENCODER["name"] = encoder_name(args)
     if args.worker:
         worker(args.worker.split(","), args.examples, args.layers, args.seed)
         return
     if args.quick:
         args.examples, args.rounds = 60, 1
+    if args.smoke:
+        args.examples, args.rounds, args.layers, args.batch = 4, 1, 1, 2
     langs = gold_languages(get_registry().get(TASK), SPLIT, data_roots())
+    langs = langs[:1] if args.smoke else langs  # each language is one more process to start
     tokenizer = load_tokenizer("e5-small")
 
     one_s, one = spawn(langs, args)
-    per = [spawn([lang], args) for lang in langs]
+    # one language: the one-process run already is the per-language run (smoke: one process fewer to start)
+    per = [(one_s, one)] if len(langs) == 1 else [spawn([lang], args) for lang in langs]
     per_s = sum(s for s, _ in per)
     per_acc = {k: v for _, r in per for k, v in r["accuracy"].items()}
 

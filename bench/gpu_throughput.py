@@ -207,6 +207,7 @@ def main() -> None:
     if args.smoke:
         SMOKE["on"] = True
         BASE_SHAPE.update(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+        args.steps, args.rows, args.rounds, args.batch = 3, 64, 1, 8  # seconds on a CPU
     elif not torch.cuda.is_available():
         raise SystemExit("gpu_throughput.py needs a CUDA GPU (or --smoke)")
     torch.backends.cuda.matmul.allow_tf32 = True
@@ -215,8 +216,8 @@ def main() -> None:
     lengths = json.loads(Path(args.lengths).read_text())[args.distribution]
     feats = features(lengths, args.rows, args.seed)
     peak = bf16_peak(512 if args.smoke else 8192)
-    name = "CPU (smoke)" if args.smoke else torch.cuda.get_device_name()
-    print(f"{name}: matmul peak {peak / 1e12:.1f} TFLOP/s")
+    device = "CPU (smoke)" if args.smoke else torch.cuda.get_device_name()
+    print(f"{device}: matmul peak {peak / 1e12:.1f} TFLOP/s")
     contenders = {
         "xstilts": lambda: run_xstilts(spec, feats, args, compiled=False),
         "trainer_pad_max": lambda: run_trainer(spec, feats, args, pad_to_max=True),
@@ -258,7 +259,7 @@ def main() -> None:
         if "examples_per_s" in best.get(other, {}) and "examples_per_s" in best.get("xstilts", {}):
             ratios[f"xstilts / {other}"] = best["xstilts"]["examples_per_s"] / best[other]["examples_per_s"]
             print(f"  xstilts ÷ {other}: {ratios[f'xstilts / {other}']:.2f}×")
-    out = {"device": name, "torch": torch.__version__, "bf16_peak_flops": peak,
+    out = {"device": device, "torch": torch.__version__, "bf16_peak_flops": peak,
            "args": vars(args), "training": best, "inference": inference, "ratios": ratios,
            "mean_length": sum(len(x) for x in feats["input_ids"]) / len(feats["input_ids"])}  # fmt: skip
     if args.json:

@@ -64,17 +64,19 @@ def peak_rss(cmd: list[str], cwd: Path, env: dict, log: Path) -> dict:
     return {"max_rss_mib": usage.ru_maxrss / 1024, "seconds": seconds}  # Linux: ru_maxrss is in KiB
 
 
-def stage_config(out: Path, steps: int) -> dict:
+def stage_config(out: Path, steps: int, smoke: bool = False) -> dict:
     training = {
         "learning_rate": 1e-4, "head_learning_rate": 1e-3, "batch_size": 16, "per_device_batch_size": 16,
         "max_steps": steps, "max_seq_length": 128, "eval_examples": 100, "eval_every": max(1, steps // 2),
     }  # fmt: skip
+    if smoke:  # tiny model, a few rows: checks the stage runs under the probe, measures nothing
+        training |= {"batch_size": 2, "per_device_batch_size": 2, "max_seq_length": 32, "eval_examples": 4}
     return {
         "name": "memory-bench",
         "output_dir": str(out),
         "model": {
-            "name": "e5-small",
-            "num_layers": 6,
+            "name": "tiny" if smoke else "e5-small",
+            "num_layers": 1 if smoke else 6,
             "freeze_word_embeddings": True,
             "head_pooling": "mean",
         },
@@ -84,9 +86,9 @@ def stage_config(out: Path, steps: int) -> dict:
         "targets": [
             {
                 "task": "xnli",
-                "train": {"task": "mnli"},
-                "languages": ["en", "de", "zh"],
-                "max_eval_examples": 100,
+                "train": {"task": "mnli", **({"max_examples": 8} if smoke else {})},
+                "languages": ["de"] if smoke else ["en", "de", "zh"],
+                "max_eval_examples": 4 if smoke else 100,
             }
         ],
     }
@@ -97,31 +99,33 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20, help="optimizer steps of the target-training stage")
     p.add_argument("--demo", action="store_true", help="also run configs/demo.yaml (about 8 minutes)")
     args = p.parse_args()
-    if args.quick:
-        args.steps = 4
+    if args.quick or args.smoke:
+        args.steps = 1 if args.smoke else 4
     quiet()
     xstilts = str(Path(sys.executable).with_name("xstilts"))
     runs = {}
     with tempfile.TemporaryDirectory(prefix="xstilts-memory-bench-") as tmp:
         tmp = Path(tmp)
         env = os.environ | {"XSTILTS_CACHE_DIR": str(temp_cache(tmp)), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}  # fmt: skip
-        runs["python + import torch"] = peak_rss(
-            [sys.executable, "-c", "import torch"], tmp, env, tmp / "torch.log"
-        )
-        runs["load tokenizer"] = peak_rss([sys.executable, "-c", TOKENIZER_PROBE], tmp, env, tmp / "tok.log")
-        runs["load tokenizer + encoder"] = peak_rss(
-            [sys.executable, "-c", LOAD_PROBE], tmp, env, tmp / "load.log"
-        )
-        runs["load encoder + 3 training steps (16 × 128)"] = peak_rss([sys.executable, "-c", STEP_PROBE], tmp, env, tmp / "step.log")  # fmt: skip
+        if not args.smoke:  # the reference probes only measure: each is one more process to start
+            runs["python + import torch"] = peak_rss(
+                [sys.executable, "-c", "import torch"], tmp, env, tmp / "torch.log"
+            )
+            runs["load tokenizer"] = peak_rss([sys.executable, "-c", TOKENIZER_PROBE], tmp, env, tmp / "tok.log")
+            runs["load tokenizer + encoder"] = peak_rss(
+                [sys.executable, "-c", LOAD_PROBE], tmp, env, tmp / "load.log"
+            )
+            runs["load encoder + 3 training steps (16 × 128)"] = peak_rss([sys.executable, "-c", STEP_PROBE], tmp, env, tmp / "step.log")  # fmt: skip
         cfg = tmp / "stage.yaml"
-        cfg.write_text(yaml.safe_dump(stage_config(tmp / "runs", args.steps)))
+        cfg.write_text(yaml.safe_dump(stage_config(tmp / "runs", args.steps, args.smoke)))
         stage = [xstilts, "run", str(cfg)]
         runs["xstilts run: one target-training stage"] = peak_rss(stage, tmp, env, tmp / "stage.log")
         # What-if: the same stage again (fresh output folder, warm feature cache) with glibc's mmap threshold
         # pinned, so freed large tensor buffers go back to the OS instead of growing the heap.
-        cfg.write_text(yaml.safe_dump(stage_config(tmp / "runs-pinned", args.steps)))
-        pinned = env | {"MALLOC_MMAP_THRESHOLD_": "131072"}
-        runs["same stage, MALLOC_MMAP_THRESHOLD_=131072 (what-if)"] = peak_rss(stage, tmp, pinned, tmp / "pinned.log")  # fmt: skip
+        if not args.smoke:
+            cfg.write_text(yaml.safe_dump(stage_config(tmp / "runs-pinned", args.steps)))
+            pinned = env | {"MALLOC_MMAP_THRESHOLD_": "131072"}
+            runs["same stage, MALLOC_MMAP_THRESHOLD_=131072 (what-if)"] = peak_rss(stage, tmp, pinned, tmp / "pinned.log")  # fmt: skip
         if args.demo:
             demo = REPO_ROOT / "configs" / "demo.yaml"
             # cwd = the temporary folder: the demo's relative output_dir (runs/) lands there, never in the repo

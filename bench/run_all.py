@@ -3,6 +3,7 @@
 every target per benchmark).
 
     python bench/run_all.py [--quick] [--demo] [--only caching evaluation ...]
+    python bench/run_all.py --smoke --out /tmp/bench-smoke   # seconds per benchmark: do they still run?
     python bench/run_all.py --render        # rebuild latest.md from latest.json
 
 ``--quick`` passes ``--quick`` to each benchmark (short settings, a few minutes each on 2 cores); ``--demo``
@@ -33,6 +34,7 @@ def run(name: str, args, parts: Path) -> dict:
         return json.loads(out.read_text())
     cmd = [sys.executable, str(BENCH_DIR / f"{name}.py"), "--json", str(out)]
     cmd += ["--quick"] if args.quick else []
+    cmd += ["--smoke"] if args.smoke else []
     cmd += ["--demo"] if args.demo and name == "memory" else []
     print(f"\n### {name}: {' '.join(cmd[1:])}", flush=True)
     t0 = time.perf_counter()
@@ -101,6 +103,9 @@ def render(out: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="short settings for every benchmark")
+    p.add_argument(
+        "--smoke", action="store_true", help="every benchmark at tiny sizes (checks they run; use with --out)"
+    )
     p.add_argument("--demo", action="store_true", help="memory benchmark: also the demo (about 8 minutes)")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, default=BENCHMARKS)
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results")
@@ -114,7 +119,7 @@ def main() -> None:
     if args.render:
         render(args.out)
         return
-    summary = {"machine": machine(), "quick": args.quick, "demo": args.demo, "benchmarks": {}}
+    summary = {"machine": machine(), "quick": args.quick, "smoke": args.smoke, "demo": args.demo, "benchmarks": {}}
     parts = args.out / "parts"
     if parts.exists() and not args.resume:
         for old in parts.glob("*.json"):

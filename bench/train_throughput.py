@@ -14,10 +14,11 @@ keyword interface. Each side is timed around its whole training call (optimizer 
 model construction excluded); Trainer's rows and tokens are counted from the batches its steps consumed
 (its data loader fetches one batch ahead).
 
-On ``xnli`` and ``panx`` (``--what-if``) a fourth, what-if contender runs the xstilts loop with its optimizer
-patched, inside this process only, to torch's fused CPU AdamW (what Trainer uses by default) instead of the
-multi-tensor ``foreach`` path the loop picks on CPUs: it measures what that one change would buy. It matters
-most where steps are short (PAN-X: ~15 tokens a row), since the optimizer's cost per step is fixed.
+On ``xnli`` and ``panx`` (``--what-if``) a fourth contender runs the xstilts loop with its optimizer patched,
+inside this process only, to torch's multi-tensor ``foreach`` AdamW instead of the fused kernel the loop uses
+(an earlier what-if here showed fused AdamW to be faster on CPU, and the loop adopted it): it measures what
+the fused kernel buys. It matters most where steps are short (PAN-X: ~15 tokens a row), since the optimizer's
+cost per step is fixed.
 
 The contenders run in ``--rounds`` interleaved rounds (order rotated each round) and each keeps its best
 round, so a burst of other work on the machine does not decide the ratio. Figures: examples/s (feature rows:
@@ -28,12 +29,13 @@ QA windows, tagging sentence windows), non-pad tokens/s, and xstilts ÷ Trainer.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from common import data_roots, emit, figure, parser, quiet, target
+from common import data_roots, emit, encoder_name, figure, parser, quiet, target
 from torch import nn
 
 from xstilts.data.loading import load_split
@@ -46,6 +48,7 @@ from xstilts.training import loop as loop_module
 from xstilts.training.loop import LoopSettings, TaskStream, train
 
 LOOP_OPTIMIZER = loop_module._optimizer
+ENCODER = {"name": "e5-small"}  # main() sets it from the arguments
 
 # name -> (head task, [(task, split) sources], max length)
 DISTRIBUTIONS = {
@@ -56,20 +59,26 @@ DISTRIBUTIONS = {
 TARGET_COLUMNS = {"classification": ("labels",), "span_qa": ("start_positions", "end_positions"), "tagging": ("labels",)}  # fmt: skip
 
 
-def load_features(name: str, tokenizer) -> tuple[dict, object]:
+def load_features(name: str, tokenizer, limit: int | None = None) -> tuple[dict, object]:
     reg = get_registry()
     task, sources, max_len = DISTRIBUTIONS[name]
     spec = reg.get(task)
     examples = []
     for source, split in sources:
-        examples += load_split(reg.get(source), split, "en", data_roots()).examples
+        examples += load_split(reg.get(source), split, "en", data_roots()).examples[:limit]
     settings = FeatureSettings(max_seq_length=max_len, doc_stride=128)
     return get_format(spec.format).featurize(examples, tokenizer, spec, settings), spec
 
 
+@functools.cache
+def tokenizer_once():
+    """Loaded once (seconds each time): the Trainer contenders' collators need it too."""
+    return load_tokenizer("e5-small")
+
+
 def build_model(layers: int, spec, seed: int) -> MultiTaskModel:
     torch.manual_seed(seed)
-    model = MultiTaskModel(load_encoder(ModelSpec("e5-small", layers, freeze_word_embeddings=True), seed))
+    model = MultiTaskModel(load_encoder(ModelSpec(ENCODER["name"], layers, freeze_word_embeddings=True), seed))
     hidden = model.encoder.config.hidden_size
     model.add_head(spec.name, get_format(spec.format).build_head(hidden, spec, 0.1, "cls"))
     return model
@@ -91,17 +100,18 @@ class TrainerAdapter(nn.Module):
         return {"loss": self.handler.loss(logits, batch), "logits": logits}
 
 
-def fused_adamw(model, s: LoopSettings, accelerator):
-    """The loop's optimizer (same groups, rates, decay) with ``fused=True``: the what-if contender."""
-    groups = [
-        {k: g[k] for k in ("params", "lr", "weight_decay")} for g in LOOP_OPTIMIZER(model, s).param_groups
-    ]
-    return torch.optim.AdamW(groups, lr=s.learning_rate, eps=s.adam_epsilon, fused=True)
+def foreach_adamw(*args, **kwargs):
+    """The loop's optimizer (same groups, rates, decay; called as the loop calls it) on the multi-tensor
+    ``foreach`` path instead of the fused kernel: the what-if contender."""
+    loop_optimizer = LOOP_OPTIMIZER(*args, **kwargs)
+    groups = [{k: g[k] for k in ("params", "lr", "weight_decay")} for g in loop_optimizer.param_groups]
+    d = loop_optimizer.defaults
+    return torch.optim.AdamW(groups, lr=d["lr"], betas=d["betas"], eps=d["eps"], foreach=True)
 
 
-def run_xstilts(feats, spec, args, steps: int, pad_id: int, fused: bool = False) -> dict:
-    if fused:
-        loop_module._optimizer = fused_adamw
+def run_xstilts(feats, spec, args, steps: int, pad_id: int, foreach: bool = False) -> dict:
+    if foreach:
+        loop_module._optimizer = foreach_adamw
     try:
         return _run_xstilts(feats, spec, args, steps, pad_id)
     finally:
@@ -133,7 +143,7 @@ def run_trainer(feats, spec, args, steps: int, max_len: int, pad_to_max: bool) -
         default_data_collator,
     )
 
-    tokenizer = load_tokenizer("e5-small")
+    tokenizer = tokenizer_once()
     targets = TARGET_COLUMNS[spec.format]
     ds = datasets.Dataset.from_dict({"input_ids": feats["input_ids"], **{t: feats[t] for t in targets}})
     ds = ds.map(lambda r: {"attention_mask": [1] * len(r["input_ids"]), "length": len(r["input_ids"])})
@@ -188,7 +198,7 @@ def run_trainer(feats, spec, args, steps: int, max_len: int, pad_to_max: bool) -
 
 
 def bench_distribution(name: str, tokenizer, args) -> dict:
-    feats, spec = load_features(name, tokenizer)
+    feats, spec = load_features(name, tokenizer, 16 if args.smoke else None)
     max_len = DISTRIBUTIONS[name][2]
     steps = args.qa_steps if name == "squad" else args.steps
     lengths = [len(x) for x in feats["input_ids"]]
@@ -199,7 +209,7 @@ def bench_distribution(name: str, tokenizer, args) -> dict:
         "trainer_dynamic_grouped": lambda: run_trainer(feats, spec, args, steps, max_len, pad_to_max=False),
     }
     if name in args.what_if:
-        contenders["xstilts_fused_adamw"] = lambda: run_xstilts(feats, spec, args, steps, pad, fused=True)
+        contenders["xstilts_foreach_adamw"] = lambda: run_xstilts(feats, spec, args, steps, pad, foreach=True)
     # Warm-up (thread pools, allocator, first-call overheads) so no contender pays it alone.
     run_xstilts(feats, spec, args, 2, pad)
     rounds: dict[str, list[dict]] = {c: [] for c in contenders}
@@ -267,14 +277,17 @@ def main() -> None:
         nargs="*",
         default=["xnli", "panx"],
         choices=list(DISTRIBUTIONS),
-        help="distributions that also run the fused-AdamW what-if (bare --what-if: none)",
+        help="distributions that also run the foreach-AdamW what-if (bare --what-if: none)",
     )
     p.add_argument("--tmp", default="/tmp/xstilts-bench")
     args = p.parse_args()
     if args.quick:
         args.steps, args.qa_steps, args.rounds = 8, 4, 1
+    if args.smoke:
+        args.steps, args.qa_steps, args.rounds, args.layers, args.batch = 2, 1, 1, 1, 2
     quiet()
-    tokenizer = load_tokenizer("e5-small")
+    ENCODER["name"] = encoder_name(args)
+    tokenizer = tokenizer_once()
     results = {name: bench_distribution(name, tokenizer, args) for name in args.distributions}
 
     figures, targets = summarise(results)

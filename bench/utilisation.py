@@ -38,7 +38,7 @@ from collections import defaultdict
 
 import torch
 from accelerate import Accelerator
-from common import emit, figure, parser, quiet, target
+from common import emit, encoder_name, figure, parser, quiet, target
 
 from xstilts.evaluation.predict import predict_logits
 from xstilts.formats import get_format
@@ -84,11 +84,14 @@ def model_shaped_gemms(tokens: int, hidden: int, ffn: int, repeats: int) -> floa
     return flops / best_seconds(block, repeats)
 
 
+ENCODER = {"name": "e5-small"}  # main() sets it from the arguments
+
+
 def build(layers: int, attention: str, seed: int) -> tuple[MultiTaskModel, object]:
     spec = get_registry().get("xnli")
     torch.manual_seed(seed)
     model = MultiTaskModel(
-        load_encoder(ModelSpec("e5-small", layers, freeze_word_embeddings=True, attention=attention), seed)
+        load_encoder(ModelSpec(ENCODER["name"], layers, freeze_word_embeddings=True, attention=attention), seed)
     )
     model.add_head("xnli", get_format("classification").build_head(model.encoder.config.hidden_size, spec, 0.1, "cls"))  # fmt: skip
     return model, spec
@@ -236,13 +239,16 @@ def main() -> None:
     args = p.parse_args()
     if args.quick:
         args.steps, args.repeats, args.rounds = 4, 2, 1
+    if args.smoke:
+        args.steps, args.repeats, args.rounds, args.layers, args.seq, args.batch, args.infer_batch = 2, 1, 1, 1, 16, 2, 2
+    ENCODER["name"] = encoder_name(args)
     quiet()
     torch.manual_seed(args.seed)
 
     model, spec = build(args.layers, args.attention, args.seed)
     cfg = model.encoder.config
     count = flops_per_token(model, args.seq)
-    sizes = [1024, 2048] if args.quick else [1024, 2048, 3072]
+    sizes = [128] if args.smoke else [1024, 2048] if args.quick else [1024, 2048, 3072]
     feats = synthetic_features(args.batch * (3 * args.steps + 2), args.seq, cfg.vocab_size, args.seed)
     infer_feats = synthetic_features(args.infer_batch * 8, args.seq, cfg.vocab_size, args.seed + 3)
     handler = get_format("classification")

@@ -3,24 +3,57 @@
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from xstilts.errors import XstiltsError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 err_console = Console(stderr=True)
 
+DEBUG_ENV = "XSTILTS_DEBUG"
 
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    raise typer.Exit(code=2)
+
+def _debug_wanted(ctx: click.Context) -> bool:
+    return bool((ctx.obj or {}).get("debug")) or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+class _Commands(TyperGroup):
+    """Every command's user errors (``XstiltsError``) become one line on stderr and exit code 2.
+
+    Handled here rather than in each command so a command cannot forget it, and so it also holds under
+    Typer's test runner (which bypasses ``Typer.__call__``). ``--debug`` / ``XSTILTS_DEBUG=1`` re-raise.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except XstiltsError as exc:
+            if _debug_wanted(ctx):
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, cls=_Commands)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help=f"show the traceback of errors (or set {DEBUG_ENV}=1)")
+    ] = False,
+) -> None:
+    ctx.obj = {"debug": debug}
 
 
 def _quiet_libraries(verbose: bool) -> None:
@@ -46,12 +79,9 @@ def run(
     from xstilts.report.console import results_tables, xtreme_scores
 
     _quiet_libraries(verbose)
-    try:
-        cfg = load_config(config)
-        pipeline = Pipeline(cfg, echo=lambda s: console.print(s, highlight=False, markup=False))
-        rows = pipeline.run()
-    except XstiltsError as exc:
-        _fail(exc)
+    cfg = load_config(config)
+    pipeline = Pipeline(cfg, echo=lambda s: console.print(s, highlight=False, markup=False))
+    rows = pipeline.run()
     for table in results_tables(rows, cfg):
         console.print(table)
     for arm, text in xtreme_scores(rows, cfg).items():
@@ -65,11 +95,8 @@ def validate(config: Annotated[Path, typer.Argument(help="run configuration YAML
     from xstilts.config import load_config
     from xstilts.pipeline import check_config
 
-    try:
-        cfg = load_config(config)
-        check_config(cfg)
-    except XstiltsError as exc:
-        _fail(exc)
+    cfg = load_config(config)
+    check_config(cfg)
     console.print(
         f"{config}: OK ({len(cfg.arms)} arms × {len(cfg.targets)} targets × {len(cfg.seeds)} seeds)"
     )
@@ -91,17 +118,22 @@ def export(
     from xstilts.export import export_submission
 
     out = out or run_dir / "submission"
-    try:
-        report = export_submission(run_dir, out, arm, seed)
-    except XstiltsError as exc:
-        _fail(exc)
+    report = export_submission(run_dir, out, arm, seed)
     n = sum(len(v) for v in report.copied.values())
     console.print(f"{out}: {n} prediction files of arm {report.arm!r}, seed {report.seed}")
+    for task, (used, others) in report.ignored.items():
+        err_console.print(
+            f"{task}: {len(others) + 1} finished settings of this arm and seed; exported the latest ({used.name}), "
+            f"ignored {' '.join(f.name for f in others)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for task, langs in report.missing.items():
         err_console.print(f"missing {task}: {' '.join(langs)}", highlight=False)
     for task, langs in report.subsets.items():
         err_console.print(
-            f"  ({task} {' '.join(langs)}: evaluated on max_eval_examples rows only)", highlight=False
+            f"  ({task} {' '.join(langs)}: evaluated on a subset (max_eval_examples), not exported)",
+            highlight=False,
         )
     if report.missing and not allow_partial:
         err_console.print("the submission is incomplete (use --allow-partial to accept)")
@@ -129,19 +161,16 @@ def report(
     """Write the analysis report of a run: Markdown, self-contained HTML, figures (PNG/PDF), tables (CSV/LaTeX)."""
     from xstilts.report.write import write_report, write_table_report
 
-    try:
-        if run.suffix == ".csv":
-            if config is None or out is None:
-                raise XstiltsError(f"{run}: a table needs --config (the run's configuration) and --out")
-            paths = write_table_report(run, config, out, markdown=markdown)
-            console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
-            return
-        run_dir = _run_dir(run)
-        if not run_dir.is_dir():
-            raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
-        paths = write_report(run_dir, out, markdown=markdown)
-    except XstiltsError as exc:
-        _fail(exc)
+    if run.suffix == ".csv":
+        if config is None or out is None:
+            raise XstiltsError(f"{run}: a table needs --config (the run's configuration) and --out")
+        paths = write_table_report(run, config, out, markdown=markdown)
+        console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
+        return
+    run_dir = _run_dir(run)
+    if not run_dir.is_dir():
+        raise XstiltsError(f"{run_dir}: no such run folder (run the configuration first)")
+    paths = write_report(run_dir, out, markdown=markdown)
     console.print(f"report: {paths['markdown']}", highlight=False, soft_wrap=True)
     console.print(f"html (self-contained): {paths['html']}", highlight=False, soft_wrap=True)
     console.print(f"figures and tables: {paths['html'].parent}", highlight=False, soft_wrap=True)
@@ -185,11 +214,8 @@ def plan(
     from xstilts.grid.plan import make_plan
 
     _quiet_libraries(False)
-    try:
-        pipe = _load_pipeline(config, plan_only=True)
-        result = make_plan(pipe, measure=estimate)
-    except XstiltsError as exc:
-        _fail(exc)
+    pipe = _load_pipeline(config, plan_only=True)
+    result = make_plan(pipe, measure=estimate)
     cfg = pipe.cfg
     console.print(f"{config}: model {cfg.model.name}; {len(cfg.arms)} arms × {len(cfg.targets)} targets × "
                   f"{len(cfg.seeds)} seeds; executor {cfg.executor.kind}", highlight=False)  # fmt: skip
@@ -197,11 +223,8 @@ def plan(
         console.print(f"(model {cfg.model.name} is not available here: done-status cannot be checked)")
     for line in result.lines():
         console.print(line, highlight=False)
-    try:
-        for line in _power_lines(cfg, pilot, pilot_config):
-            console.print(line, highlight=False)
-    except XstiltsError as exc:
-        _fail(exc)
+    for line in _power_lines(cfg, pilot, pilot_config):
+        console.print(line, highlight=False)
 
 
 SAMPLE_STUDY = Path(__file__).resolve().parents[2]  # a source checkout: the committed sample study
@@ -249,10 +272,7 @@ def status(config: Annotated[Path, typer.Argument(help="run / grid configuration
     """Progress of a run: every stage with its state (done, running, interrupted, to do)."""
     from xstilts.grid.graph import build_graph, counts
 
-    try:
-        graph = build_graph(_load_pipeline(config))
-    except XstiltsError as exc:
-        _fail(exc)
+    graph = build_graph(_load_pipeline(config))
     table = Table("stage", "state")
     for s in graph:
         state = "done" if s.done else "running" if s.running else "interrupted" if s.started else "to do"
@@ -271,11 +291,8 @@ def results(
     """Export the results database as a tidy long table (one row per metric value, with its full key)."""
     from xstilts.results.export import export_table
 
-    try:
-        run_dir = _run_dir(config)
-        path = export_table(run_dir / "results.sqlite", fmt, out or run_dir / f"results.{fmt}")
-    except XstiltsError as exc:
-        _fail(exc)
+    run_dir = _run_dir(config)
+    path = export_table(run_dir / "results.sqlite", fmt, out or run_dir / f"results.{fmt}")
     console.print(f"{path}", highlight=False, soft_wrap=True)
 
 
@@ -287,6 +304,9 @@ def tasks(
     from xstilts.tasks import get_registry
 
     reg = get_registry()
+    groups = sorted({reg.get(n).group for n in reg.names()})
+    if group is not None and group not in groups:
+        raise XstiltsError(f"unknown task group {group!r}; the groups are: {', '.join(groups)}")
     table = Table("task", "group", "format", "languages", "licence", "gated")
     for name in reg.names(group):
         s = reg.get(name)
@@ -337,12 +357,8 @@ def _register_optional() -> None:
 _register_optional()
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except XstiltsError as exc:
-        err_console.print(f"error: {exc}")
-        sys.exit(2)
+def main() -> None:  # pragma: no cover - console entry point (same as the ``xstilts`` script)
+    app()
 
 
 if __name__ == "__main__":  # python -m xstilts.cli (subprocess tests, schedulers)

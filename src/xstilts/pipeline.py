@@ -660,7 +660,9 @@ class Pipeline:
                     encoder, self.tokenizer, self.roots.xtreme, lang, settings, self.cfg.retrieval.layer_sweep,
                     limit=limit,
                 )  # fmt: skip
-            per_language[lang] = result
+            # export.py copies a language's file as a test prediction only when this says the whole corpus
+            # was searched (a limit at or above the corpus size is conservatively still a subset)
+            per_language[lang] = {**result, "complete": limit is None}
         self.echo(f"[target] {arm.name} → {spec.name} seed {seed}: {len(per_language)} languages, "
                   f"layer {settings.record(encoder.config.num_hidden_layers)['layer']} ({settings.pooling} pooling)")  # fmt: skip
         return rows, {

@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import yaml
@@ -67,9 +68,21 @@ def test_two_concurrent_runs_of_one_grid(tmp_path, reference):
         _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
     assert table(path) == reference
-    # every stage was built by exactly one of the two runs
-    config = yaml.safe_load(path.read_text())
-    assert config["name"] == "grid"
+    # every stage was built by exactly one of the two runs: both append to run.log, where a build says what it
+    # did and a stage the other run finished says "done earlier"
+    log = (load_config(path).run_dir / "run.log").read_text(encoding="utf-8").splitlines()
+    built = Counter(_stage_of(line) for line in log if _stage_of(line) and "done earlier" not in line)
+    stages = {"[prepare] mnli", "[prepare] xnli", "[intermediate] mnli seed 1",
+              "[target] baseline → xnli seed 1", "[target] mnli → xnli seed 1"}  # fmt: skip
+    assert built == dict.fromkeys(stages, 1), log
+
+
+def _stage_of(line: str) -> str | None:
+    """``2026-01-01 12:00:00 [target] mnli → xnli seed 1: trained on ...`` -> ``[target] mnli → xnli seed 1``."""
+    _, bracket, rest = line.partition(" [")
+    if not bracket or not rest.startswith(("prepare]", "intermediate]", "target]")):
+        return None
+    return "[" + rest.split(":", 1)[0]
 
 
 def test_training_stages_run_as_ddp_processes(tmp_path, reference):

@@ -59,13 +59,23 @@ def test_resume_after_interruption_matches_uninterrupted_run(tmp_path, monkeypat
     assert (tmp_path / "b" / "ckpt" / FILE).exists()  # the step-4 checkpoint survived the "crash"
     monkeypatch.undo()
 
+    # Same seed, same data: a resume that silently restarted from step 0 would reach the same weights, so
+    # count the steps that actually ran after the restart (4 were checkpointed before the crash).
+    ran = {"n": 0}
+
+    def count_steps(name):
+        ran["n"] += name == "train_step"
+
+    monkeypatch.setattr(faults, "point", count_steps)
     resumed, report = run(tmp_path / "b")
+    assert ran["n"] == 9 - 4
     assert report.steps == ref_report.steps == 9
     assert report.examples_seen == ref_report.examples_seen
     for (name, a), (_, b) in zip(reference.named_parameters(), resumed.named_parameters(), strict=True):
         assert torch.equal(a, b), name
 
     # a finished run returns at once from its final checkpoint, with the same weights
+    ran["n"] = 0
     again, report2 = run(tmp_path / "b")
-    assert report2.steps == 9
+    assert report2.steps == 9 and ran["n"] == 0
     assert all(torch.equal(a, b) for a, b in zip(again.parameters(), resumed.parameters(), strict=True))

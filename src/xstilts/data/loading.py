@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -99,14 +98,23 @@ def gold_languages(spec: TaskSpec, split: str, roots: DataRoots) -> list[str]:
     return out
 
 
-def _hub_allowed() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in (
-        "1",
-        "true",
-        "True",
-        "YES",
-        "yes",
-    ) and os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("1", "true", "True")
+def _offline_error(spec: TaskSpec, split: str, language: str, roots: DataRoots, reason: str) -> XstiltsError:
+    """The hub cannot be used: name the task and where its local files go instead."""
+    path = local_path(spec, split, language, roots)
+    source = local_source(spec, split, language)
+    if path is not None:
+        where = f"put its file at {path}"
+    elif source is not None and split in source.files:
+        env = "XSTILTS_DATA_DIR" if source.root == "xtreme" else "XSTILTS_INTERMEDIATE_DIR"
+        where = (f"put its file at <{source.root} data dir>/{source.files[split].format(lang=language)} "
+                 f"(data.{source.root}_dir in the configuration, or {env})")  # fmt: skip
+    else:
+        where = "it has no local layout: add a local source to its task spec (or a task folder via XSTILTS_TASK_DIRS)"
+    hub = f"{spec.hub.dataset}" if spec.hub is not None else "the hub"
+    return XstiltsError(
+        f"task {spec.name!r} split {split!r} language {language!r}: no local file and the Hugging Face hub "
+        f"cannot be used ({reason}). To run offline, {where}; or load {hub} once where the hub is reachable."
+    )
 
 
 def load_local(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> SplitData:
@@ -126,7 +134,8 @@ def load_local(spec: TaskSpec, split: str, language: str, roots: DataRoots) -> S
     return SplitData(spec.name, split, language, examples, str(path), checksum, has_gold)
 
 
-def load_hub(spec: TaskSpec, split: str, language: str) -> SplitData:
+def load_hub(spec: TaskSpec, split: str, language: str, roots: DataRoots | None = None) -> SplitData:
+    from xstilts.data.hub_access import is_connection_error, mark_offline
     from xstilts.data.languages import template_values
 
     assert spec.hub is not None
@@ -139,6 +148,10 @@ def load_hub(spec: TaskSpec, split: str, language: str) -> SplitData:
 
         ds = datasets.load_dataset(hub.dataset, config, split=hub.splits[split])
     except Exception as exc:  # connection errors surface as many types; one clear message for all
+        if is_connection_error(exc):
+            reason = f"{type(exc).__name__} while loading {hub.dataset}"
+            mark_offline(reason)  # no later load in this process waits for the network again
+            raise _offline_error(spec, split, language, roots or DataRoots(), reason) from exc
         raise XstiltsError(
             f"could not load {hub.dataset} (config {config}, split {hub.splits[split]}) from the Hugging Face hub: "
             f"{exc}\nTo run offline, point xstilts at local files (data.xtreme_dir / data.intermediate_dir, or "
@@ -248,11 +261,11 @@ def load_split(
             f"task {spec.name!r} is gated and is never downloaded: place its files at {where}. {spec.notes}".strip()
         )
     if prefer != "local" and spec.hub is not None and split in spec.hub.splits:
-        if not _hub_allowed():
-            raise XstiltsError(
-                f"task {spec.name!r} split {split!r} language {language!r}: no local file"
-                f"{f' at {path}' if path is not None else ''} and the hub is disabled (HF_HUB_OFFLINE/HF_DATASETS_OFFLINE)"
-            )
-        return load_hub(spec, split, language)
+        from xstilts.data.hub_access import hub_offline_reason
+
+        reason = hub_offline_reason()
+        if reason is not None:
+            raise _offline_error(spec, split, language, roots, reason)
+        return load_hub(spec, split, language, roots)
     looked = f" (looked for {path})" if path is not None else ""
     raise XstiltsError(f"task {spec.name!r} has no data for split {split!r}, language {language!r}{looked}")

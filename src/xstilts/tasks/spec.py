@@ -82,6 +82,21 @@ class HubSource(_Strict):
     splits: dict[Split, str] = Field(description="split -> hub split name")
     mapper: str = Field(description="name of a registered hub row mapper")
     options: dict = Field(default_factory=dict)
+    sizes: dict[Split, int] = Field(
+        default_factory=dict,
+        description="rows of each split as the dataset card states them (counting needs no download)",
+    )
+
+    @model_validator(mode="after")
+    def _sizes_of_known_splits(self) -> HubSource:
+        unknown = sorted(set(self.sizes) - set(self.splits))
+        if unknown:
+            raise ValueError(
+                f"sizes given for {unknown}, which are not among the hub splits {sorted(self.splits)}"
+            )
+        if any(n <= 0 for n in self.sizes.values()):
+            raise ValueError("sizes must be positive row counts")
+        return self
 
 
 class Hyper(_Strict):

@@ -17,6 +17,15 @@ def _columns(line: str, delimiter: Literal["tab", "whitespace"]) -> list[str]:
     return line.split("\t") if delimiter == "tab" else line.split()
 
 
+def _is_docstart(line: str) -> bool:
+    """CoNLL-2003 and SciBERT's files open each document with ``-DOCSTART-`` (``-DOCSTART- -X- -X- O``,
+    ``-DOCSTART- (PMID)``): a boundary, never a token."""
+    return line.split(maxsplit=1)[0] == DOCSTART
+
+
+DOCSTART = "-DOCSTART-"
+
+
 @reader("conll_tags")
 def read_conll_tags(
     path: Path,
@@ -30,7 +39,7 @@ def read_conll_tags(
 ) -> list[TaggingExample]:
     """Sentences of (token, tag) read from the chosen columns (``tag_column=-1``: the last one).
 
-    Runs of blank lines count as one sentence break. ``labels`` (the task's tag set) is checked when given;
+    Runs of blank lines count as one sentence break; a ``-DOCSTART-`` line is a break too. ``labels`` (the task's tag set) is checked when given;
     CCG's supertag set is open, so its spec gives none. Ids are 0-based sentence indices; origins point at
     each sentence's first line.
     """
@@ -50,7 +59,7 @@ def read_conll_tags(
         tags.clear()
 
     for lineno, line in enumerate(split_lines(read_text(path)), start=1):
-        if not line.strip():
+        if not line.strip() or _is_docstart(line):
             if tokens:
                 flush()
             continue
